@@ -215,7 +215,6 @@ func (b *bufferedWriter) flushTo(w http.ResponseWriter) {
 	_, _ = w.Write(b.body.Bytes())
 }
 
-
 // rateLimiter is a token bucket per client and API version: RateLimit requests may burst,
 // and the bucket refills at RateLimit per RateWindow.
 type rateLimiter struct {

@@ -471,4 +471,3 @@ func (e *Emulator) getTemplate(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, t)
 }
-

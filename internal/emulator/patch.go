@@ -236,4 +236,3 @@ func (e *Emulator) patchSIMRule(w http.ResponseWriter, r *http.Request) {
 	}
 	e.patch(w, r, simOps, ops, []string{rule})
 }
-
