@@ -402,8 +402,8 @@ func (e *Emulator) deleteSIM(w http.ResponseWriter, r *http.Request) {
 // StatusCheck is the status-check configuration singleton; both values are strings holding
 // positive integers, as on the wire.
 type StatusCheck struct {
-	ProvisioningStatusCheckIntervalMinutes string `json:"provisioningStatusCheckIntervalMinutes"`
-	ProvisioningMaxStatusCheckDays         string `json:"provisioningMaxStatusCheckDays"`
+	ProvisioningStatusCheckIntervalMinutes string `json:"provisioningStatusCheckIntervalMinutes" yaml:"provisioningStatusCheckIntervalMinutes"`
+	ProvisioningMaxStatusCheckDays         string `json:"provisioningMaxStatusCheckDays" yaml:"provisioningMaxStatusCheckDays"`
 }
 
 // DefaultStatusCheck is the configuration of a new tenant.

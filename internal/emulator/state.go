@@ -81,7 +81,11 @@ func (e *Emulator) seedOne(k kindOps, raw map[string]any) error {
 	}
 	raw = v.(map[string]any)
 	var meta seedMeta
-	meta.id, _ = raw["id"].(string)
+	if v, ok := raw["id"]; ok && v != nil {
+		if meta.id, ok = v.(string); !ok || meta.id == "" {
+			return fmt.Errorf("'id' must be a non-empty string, not %v (quote it in YAML)", v)
+		}
+	}
 	for field, dst := range map[string]*time.Time{"created": &meta.created, "modified": &meta.modified} {
 		if s, ok := raw[field].(string); ok && s != "" {
 			t, err := time.Parse(time.RFC3339Nano, s)
