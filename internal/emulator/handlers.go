@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,7 @@ func methods(route string, byMethod map[string]http.HandlerFunc) http.HandlerFun
 			for m := range byMethod {
 				allowed = append(allowed, m)
 			}
+			sort.Strings(allowed)
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			writeAPIError(w, methodNotAllowed(r.Method, route))
 			return
