@@ -34,13 +34,7 @@ func BenchmarkListAll(b *testing.B) {
 			}
 			srv := httptest.NewServer(e)
 			defer srv.Close()
-			resp, err := http.PostForm(srv.URL+TokenPath, url.Values{"grant_type": {"client_credentials"}, "client_id": {DemoClientID}, "client_secret": {DemoClientSecret}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			var tok tokenResponse
-			_ = json.NewDecoder(resp.Body).Decode(&tok)
-			resp.Body.Close()
+			tok := benchToken(b, srv.URL)
 			client := srv.Client()
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -82,13 +76,7 @@ func BenchmarkCreate(b *testing.B) {
 	}
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	resp, err := http.PostForm(srv.URL+TokenPath, url.Values{"grant_type": {"client_credentials"}, "client_id": {DemoClientID}, "client_secret": {DemoClientSecret}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var tok tokenResponse
-	_ = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
+	tok := benchToken(b, srv.URL)
 	client := srv.Client()
 	b.ReportAllocs()
 	i := 0
@@ -108,4 +96,19 @@ func BenchmarkCreate(b *testing.B) {
 			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
+}
+
+// benchToken takes a token for the demo client.
+func benchToken(b *testing.B, base string) tokenResponse {
+	b.Helper()
+	resp, err := http.PostForm(base+TokenPath, url.Values{"grant_type": {"client_credentials"}, "client_id": {DemoClientID}, "client_secret": {DemoClientSecret}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok tokenResponse
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("token: status %d, %v", resp.StatusCode, err)
+	}
+	return tok
 }
