@@ -706,3 +706,35 @@ func TestCountersAndAdmin(t *testing.T) {
 		t.Errorf("invalid faults accepted: %v", resp.StatusCode)
 	}
 }
+
+// TestConcurrentReadsAndWrites runs reads, lists and writes of one object side by side; the
+// race detector (go test -race) checks the emulator's locking.
+func TestConcurrentReadsAndWrites(t *testing.T) {
+	tt := startTenant(t, Config{RateLimit: -1})
+	_, _, body := tt.call("POST", sdimV3, snow("Shared"))
+	id := obj(t, body)["id"].(string)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 20 {
+				switch (w + i) % 3 {
+				case 0:
+					m := snow("Shared")
+					m["description"] = "writer"
+					if code, _, body := tt.call("PUT", sdimV3+"/"+id, m); code != 200 {
+						t.Errorf("put: %d %s", code, body)
+					}
+				case 1:
+					if code, _, _ := tt.call("GET", sdimV3+"/"+id, nil); code != 200 {
+						t.Errorf("get: %d", code)
+					}
+				default:
+					if code, _, _ := tt.call("GET", sdimV3+"?sorters=name&count=true", nil); code != 200 {
+						t.Errorf("list: %d", code)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -257,10 +257,10 @@ var (
 func (e *Emulator) create(w http.ResponseWriter, r *http.Request, k kindOps) {
 	raw, aerr := readObject(r)
 	if aerr == nil {
-		var o *object
-		o, aerr = e.insert(k, raw, nil)
+		var wire []byte
+		wire, aerr = e.insert(k, raw, nil)
 		if aerr == nil {
-			writeRawJSON(w, http.StatusOK, o.wire) // the API answers a create with 200
+			writeRawJSON(w, http.StatusOK, wire) // the API answers a create with 200
 			return
 		}
 	}
@@ -275,7 +275,7 @@ type seedMeta struct {
 
 // insert validates and stores a new object. A create from the API has no seed; a seeded
 // object keeps its id and timestamps where given and is not counted as a committed write.
-func (e *Emulator) insert(k kindOps, raw map[string]any, seed *seedMeta) (*object, *apiError) {
+func (e *Emulator) insert(k kindOps, raw map[string]any, seed *seedMeta) ([]byte, *apiError) {
 	var id string
 	var created, modified time.Time
 	if seed != nil {
@@ -312,19 +312,23 @@ func (e *Emulator) insert(k kindOps, raw map[string]any, seed *seedMeta) (*objec
 	} else if e.persist != nil {
 		e.persist.changed()
 	}
-	return o, nil
+	return o.wire, nil
 }
 
 func (e *Emulator) get(w http.ResponseWriter, r *http.Request, k kindOps) {
 	e.mu.Lock()
 	c := k.coll(e)
 	o, ok := c.byID[r.PathValue("id")]
+	var wire []byte
+	if ok {
+		wire = o.wire // read under the lock: a write replaces it
+	}
 	e.mu.Unlock()
 	if !ok {
 		writeAPIError(w, notFound("%s %q not found", c.kind, r.PathValue("id")))
 		return
 	}
-	writeRawJSON(w, http.StatusOK, o.wire)
+	writeRawJSON(w, http.StatusOK, wire)
 }
 
 func (e *Emulator) put(w http.ResponseWriter, r *http.Request, k kindOps) {
