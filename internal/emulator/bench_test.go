@@ -25,16 +25,7 @@ func BenchmarkListAll(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			const n = 10_000
-			e, err := New(Config{RateLimit: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := e.Generate(n); err != nil {
-				b.Fatal(err)
-			}
-			srv := httptest.NewServer(e)
-			defer srv.Close()
-			tok := benchToken(b, srv.URL)
+			srv, tok := benchTenant(b, n)
 			client := srv.Client()
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -70,13 +61,7 @@ func BenchmarkListAll(b *testing.B) {
 
 // BenchmarkCreate measures one create over loopback HTTP.
 func BenchmarkCreate(b *testing.B) {
-	e, err := New(Config{RateLimit: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(e)
-	defer srv.Close()
-	tok := benchToken(b, srv.URL)
+	srv, tok := benchTenant(b, 0)
 	client := srv.Client()
 	b.ReportAllocs()
 	i := 0
@@ -96,6 +81,22 @@ func BenchmarkCreate(b *testing.B) {
 			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
+}
+
+// benchTenant serves an emulator holding n generated integrations, without a rate limit,
+// and takes a token for the demo client. The server closes when the benchmark ends.
+func benchTenant(b *testing.B, n int) (*httptest.Server, tokenResponse) {
+	b.Helper()
+	e, err := New(Config{RateLimit: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Generate(n); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	b.Cleanup(srv.Close)
+	return srv, benchToken(b, srv.URL)
 }
 
 // benchToken takes a token for the demo client.

@@ -238,6 +238,7 @@ statusCheckConfiguration:
 		{"bad version", "formatVersion: 9\n", "formatVersion 9"},
 		{"bad status", "statusCheckConfiguration: {provisioningStatusCheckIntervalMinutes: '0', provisioningMaxStatusCheckDays: '1'}\n", "positive integer"},
 		{"not YAML", "serviceDeskIntegrations: [\n", "seed"},
+		{"non-string key", "serviceDeskIntegrations:\n  - name: X\n    attributes: {1: one}\n", "are all keys strings?"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

@@ -75,11 +75,15 @@ func (e *Emulator) Seed(s State) error {
 
 func (e *Emulator) seedOne(k kindOps, raw map[string]any) error {
 	// Round-trip through JSON so that YAML-decoded and Go-built values look like request bodies.
-	v, err := decodeJSON(mustJSONErr(raw))
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return fmt.Errorf("not a JSON-shaped object (are all keys strings?): %w", err)
+	}
+	v, err := decodeJSON(b)
 	if err != nil {
 		return err
 	}
-	raw = v.(map[string]any)
+	raw = v.(map[string]any) // it was marshalled from a map
 	var meta seedMeta
 	if v, ok := raw["id"]; ok && v != nil {
 		if meta.id, ok = v.(string); !ok || meta.id == "" {
@@ -99,14 +103,6 @@ func (e *Emulator) seedOne(k kindOps, raw map[string]any) error {
 		return errors.New(aerr.text)
 	}
 	return nil
-}
-
-func mustJSONErr(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return []byte(fmt.Sprintf("%q", err.Error())) // decodes as a string, which seedOne refuses
-	}
-	return b
 }
 
 // LoadStateFile reads a State from a JSON or YAML file.
