@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sdim-sync/sdim-sync/internal/contracttest"
 	"github.com/sdim-sync/sdim-sync/internal/emulator"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
 )
@@ -37,16 +38,16 @@ const (
 )
 
 func TestContractSpecsLoadAndValidate(t *testing.T) {
-	dir := specDir(t)
-	for _, f := range specFiles() {
-		t.Run(f.name, func(t *testing.T) {
-			doc := loadSpec(t, dir, f) // loads with external refs refused, then doc.Validate
-			if got := doc.Paths.Len(); got != f.paths {
-				t.Errorf("%s has %d paths, want %d", f.name, got, f.paths)
+	dir := contracttest.Dir(t)
+	for _, f := range contracttest.Files() {
+		t.Run(f.Name, func(t *testing.T) {
+			doc := contracttest.Load(t, dir, f) // loads with external refs refused, then doc.Validate
+			if got := doc.Paths.Len(); got != f.Paths {
+				t.Errorf("%s has %d paths, want %d", f.Name, got, f.Paths)
 			}
 			for path := range doc.Paths.Map() {
-				if full := f.base + path; !strings.HasPrefix(full, strings.TrimSuffix(f.prefix, "/")) {
-					t.Errorf("%s: path %s is outside the prefix %s the tests route to it", f.name, full, f.prefix)
+				if full := f.Base + path; !strings.HasPrefix(full, strings.TrimSuffix(f.Prefix, "/")) {
+					t.Errorf("%s: path %s is outside the prefix %s the tests route to it", f.Name, full, f.Prefix)
 				}
 			}
 		})
@@ -65,7 +66,7 @@ type step struct {
 	sim         bool   // send X-SailPoint-Experimental: true
 	noAuth      bool   // send no Authorization header
 	auth        string // an Authorization header to send instead of the token
-	expect      expectation
+	expect      contracttest.Expectation
 	before      func(t *testing.T, s *scenario)
 	wantStatus  int
 	check       func(t *testing.T, s *scenario, resp *http.Response, body []byte)
@@ -127,7 +128,7 @@ func (s *scenario) run(t *testing.T, st step) {
 			body = bytes.NewReader(raw)
 		}
 	}
-	req, err := http.NewRequestWithContext(withExpectation(t.Context(), st.expect), st.method, u, body)
+	req, err := http.NewRequestWithContext(contracttest.WithExpectation(t.Context(), st.expect), st.method, u, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func (s *scenario) run(t *testing.T, st step) {
 }
 
 func TestContractEmulator(t *testing.T) {
-	specDir(t) // skip early, with the path, when the spec is absent
+	contracttest.Dir(t) // skip early, with the path, when the spec is absent
 	for _, v := range sdim.APIVersions() {
 		t.Run(string(v), func(t *testing.T) {
 			t.Parallel()
@@ -185,22 +186,22 @@ func TestContractEmulator(t *testing.T) {
 			// marked otherwise had its request and its response validated.
 			var wantRequests, wantResponses int64
 			for _, st := range steps {
-				if !st.expect.invalidRequest {
+				if !st.expect.InvalidRequest {
 					wantRequests++
 				}
-				if st.expect.unlistedStatus == 0 {
+				if st.expect.UnlistedStatus == 0 {
 					wantResponses++
 				}
 			}
-			if got := env.stats.requests.Load(); got < wantRequests || got < 20 {
+			if got := env.stats.Requests.Load(); got < wantRequests || got < 20 {
 				t.Errorf("%d requests validated against the spec, want at least %d", got, max(wantRequests, 20))
 			}
-			if got := env.stats.responses.Load(); got < wantResponses || got < 25 {
+			if got := env.stats.Responses.Load(); got < wantResponses || got < 25 {
 				t.Errorf("%d responses validated against the spec, want at least %d", got, max(wantResponses, 25))
 			}
-			seen := env.stats.seen()
+			seen := env.stats.Seen()
 			t.Logf("%s: %d requests and %d responses validated, %d operations exercised",
-				v, env.stats.requests.Load(), env.stats.responses.Load(), len(seen))
+				v, env.stats.Requests.Load(), env.stats.Responses.Load(), len(seen))
 			for _, op := range env.operationsOf(v) {
 				if seen[op] == 0 {
 					t.Errorf("operation %s of the %s spec was never exercised", op, v)
@@ -239,7 +240,7 @@ func serviceDeskSteps(v sdim.APIVersion) []step {
 	base := v.ServiceDeskPath()
 	nameA := "Contract A ServiceNow " + string(v)
 	nameB := "Contract B Jira " + string(v)
-	invalid := expectation{invalidRequest: true}
+	invalid := contracttest.Expectation{InvalidRequest: true}
 	return []step{
 		{
 			name: "create", method: http.MethodPost, path: base,
@@ -360,13 +361,13 @@ func serviceDeskSteps(v sdim.APIVersion) []step {
 		{
 			name: "patch with the wrong content type", method: http.MethodPatch, path: base + "/{id}",
 			body:       []any{replaceOp("/beforeProvisioningRule", map[string]any{"type": "RULE", "id": ruleID1})},
-			expect:     expectation{invalidRequest: true, unlistedStatus: http.StatusUnsupportedMediaType},
+			expect:     contracttest.Expectation{InvalidRequest: true, UnlistedStatus: http.StatusUnsupportedMediaType},
 			wantStatus: http.StatusUnsupportedMediaType,
 		},
 		{
 			name: "method not allowed", method: http.MethodPost, path: base + "/{id}",
 			body:       fullIntegration(nameA, "x"),
-			expect:     expectation{invalidRequest: true, unlistedStatus: http.StatusMethodNotAllowed},
+			expect:     contracttest.Expectation{InvalidRequest: true, UnlistedStatus: http.StatusMethodNotAllowed},
 			wantStatus: http.StatusMethodNotAllowed,
 			check: func(t *testing.T, _ *scenario, resp *http.Response, _ []byte) {
 				if allow := resp.Header.Get("Allow"); !strings.Contains(allow, http.MethodGet) {
@@ -552,7 +553,7 @@ func simSteps(v sdim.APIVersion) []step {
 		},
 		{
 			name: "sim without experimental header", method: http.MethodGet, path: base + "/{simID}",
-			expect: expectation{invalidRequest: true}, wantStatus: http.StatusBadRequest,
+			expect: contracttest.Expectation{InvalidRequest: true}, wantStatus: http.StatusBadRequest,
 		},
 		{
 			name: "sim get unknown id", method: http.MethodGet, path: base + "/" + unknownID, sim: true,
@@ -709,7 +710,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // vacuous: it must flag requests and answers that break the spec, and only those.
 func TestContractValidatorReportsMismatches(t *testing.T) {
 	const host = "http://contract.test"
-	specRouters := newSpecRouters(t, host)
+	specRouters := contracttest.NewRouters(t, host)
 	jsonAnswer := func(status int, body string) roundTripFunc {
 		return func(r *http.Request) (*http.Response, error) {
 			return &http.Response{
@@ -723,7 +724,7 @@ func TestContractValidatorReportsMismatches(t *testing.T) {
 	tests := []struct {
 		name    string
 		path    string
-		expect  expectation
+		expect  contracttest.Expectation
 		answer  roundTripFunc
 		wantErr string // "" when the exchange must pass
 	}{
@@ -732,7 +733,7 @@ func TestContractValidatorReportsMismatches(t *testing.T) {
 		{name: "request out of spec", path: "/v3/service-desk-integrations?limit=251", answer: okList,
 			wantErr: "request does not match isc-sdim-v3.yaml"},
 		{name: "request out of spec, marked", path: "/v3/service-desk-integrations?limit=251", answer: okList,
-			expect: expectation{invalidRequest: true}},
+			expect: contracttest.Expectation{InvalidRequest: true}},
 		{name: "body out of spec", path: "/v2024/service-desk-integrations",
 			answer:  jsonAnswer(http.StatusOK, `[{"name":5,"description":"","type":"x","attributes":{}}]`),
 			wantErr: "200 response does not match isc-sdim-v2024.yaml"},
@@ -742,10 +743,10 @@ func TestContractValidatorReportsMismatches(t *testing.T) {
 		{name: "status not listed", path: "/v2025/service-desk-integrations",
 			answer: jsonAnswer(http.StatusTeapot, `{}`), wantErr: "status is not supported"},
 		{name: "status not listed, expected", path: "/v2025/service-desk-integrations",
-			expect: expectation{unlistedStatus: http.StatusTeapot},
+			expect: contracttest.Expectation{UnlistedStatus: http.StatusTeapot},
 			answer: jsonAnswer(http.StatusTeapot, `{"detailCode":"418","messages":[]}`)},
 		{name: "expected unlisted status with a bad body", path: "/v3/service-desk-integrations",
-			expect:  expectation{unlistedStatus: http.StatusTeapot},
+			expect:  contracttest.Expectation{UnlistedStatus: http.StatusTeapot},
 			answer:  jsonAnswer(http.StatusTeapot, `{"messages":"not an array"}`),
 			wantErr: "error schema"},
 		{name: "path not in the spec", path: "/v3/no-such-thing", answer: okList, wantErr: "no operation in isc-sdim-v3.yaml"},
@@ -755,10 +756,10 @@ func TestContractValidatorReportsMismatches(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recordingTB{TB: t}
-			client := &http.Client{Transport: &validatingTransport{
-				t: rec, base: tc.answer, routers: specRouters, stats: &validationStats{},
+			client := &http.Client{Transport: &contracttest.Transport{
+				T: rec, Base: tc.answer, Routers: specRouters, Stats: &contracttest.Stats{},
 			}}
-			req, err := http.NewRequestWithContext(withExpectation(t.Context(), tc.expect), http.MethodGet, host+tc.path, nil)
+			req, err := http.NewRequestWithContext(contracttest.WithExpectation(t.Context(), tc.expect), http.MethodGet, host+tc.path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
