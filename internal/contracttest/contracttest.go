@@ -52,26 +52,45 @@ func Files() []File {
 	}
 }
 
-// Dir returns the spec directory, from SDIM_SPEC_DIR or beside the repository, and
-// skips the test when it is missing.
-func Dir(t testing.TB) string {
-	t.Helper()
+// Find returns the spec directory, from SDIM_SPEC_DIR or beside the repository, and
+// whether it exists.
+func Find() (string, bool) {
 	dir := os.Getenv(SpecDirEnv)
 	if dir == "" {
-		// The tests run in internal/emulator; the spec sits in shared/spec beside the repo.
+		// The tests run in internal/<package>; the spec sits in shared/spec beside the repo.
 		dir = filepath.Join("..", "..", "..", "shared", "spec")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		t.Fatalf("spec directory %s: %v", dir, err)
+		return dir, false
 	}
-	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-		t.Skipf("OpenAPI spec directory %s not found (set %s to the directory holding the isc-*.yaml files): %v", abs, SpecDirEnv, err)
-	}
-	return abs
+	fi, err := os.Stat(abs)
+	return abs, err == nil && fi.IsDir()
 }
 
-// loadSpec reads, loads and validates one document, skipping the test when it is missing.
+// Dir returns the spec directory and skips the test when it is missing.
+func Dir(t testing.TB) string {
+	t.Helper()
+	dir, ok := Find()
+	if !ok {
+		t.Skipf("OpenAPI spec directory %s not found (set %s to the directory holding the isc-*.yaml files)", dir, SpecDirEnv)
+	}
+	return dir
+}
+
+// Wrap returns base wrapped in a validating Transport for a server at serverURL when the
+// spec directory is present; otherwise base itself and nil stats, so that tests which are
+// not about the contract still run without it.
+func Wrap(t testing.TB, serverURL string, base http.RoundTripper) (http.RoundTripper, *Stats) {
+	t.Helper()
+	if _, ok := Find(); !ok {
+		return base, nil
+	}
+	stats := &Stats{}
+	return &Transport{T: t, Base: base, Routers: NewRouters(t, serverURL), Stats: stats}, stats
+}
+
+// Load reads, loads and validates one document, skipping the test when it is missing.
 func Load(t testing.TB, dir string, f File) *openapi3.T {
 	t.Helper()
 	path := filepath.Join(dir, f.Name)

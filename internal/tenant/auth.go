@@ -1,0 +1,135 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// tokenCache holds the access token: fetched on first use, fetched again a little before
+// it expires, and dropped when the tenant refuses it. One fetch at a time.
+type tokenCache struct {
+	cfg  clientcredentials.Config
+	http *http.Client
+	now  func() time.Time
+	url  string
+
+	mu      sync.Mutex
+	token   string
+	expires time.Time // zero: the tenant gave no lifetime; used until refused
+	refresh time.Time // when to fetch the next one
+}
+
+func newTokenCache(s Settings, hc *http.Client, now func() time.Time) *tokenCache {
+	return &tokenCache{
+		cfg: clientcredentials.Config{
+			ClientID:     s.ClientID,
+			ClientSecret: s.ClientSecret.Reveal(),
+			TokenURL:     s.TokenURL,
+			// SailPoint documents the form body: grant_type, client_id and client_secret.
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+		http: hc,
+		now:  now,
+		url:  s.TokenURL,
+	}
+}
+
+// get returns a valid access token, fetching one when there is none or it is about to
+// expire: at 80% of its lifetime, and at the latest a minute before it ends.
+func (tc *tokenCache) get(ctx context.Context) (string, error) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	now := tc.now()
+	if tc.token != "" && (tc.refresh.IsZero() || now.Before(tc.refresh)) {
+		return tc.token, nil
+	}
+	tok, err := tc.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, tc.http))
+	if err != nil {
+		return "", tokenError(tc.url, err)
+	}
+	tc.token, tc.expires, tc.refresh = tok.AccessToken, time.Time{}, time.Time{}
+	if life := lifetime(tok); life > 0 {
+		tc.expires = now.Add(life)
+		tc.refresh = tc.expires.Add(-min(life/5, time.Minute))
+	}
+	return tc.token, nil
+}
+
+// lifetime reads expires_in from the token answer (clientcredentials does not copy it into
+// Token.ExpiresIn), falling back to the library's Expiry, which it reckons by the wall clock.
+func lifetime(tok *oauth2.Token) time.Duration {
+	switch v := tok.Extra("expires_in").(type) {
+	case float64:
+		return time.Duration(v * float64(time.Second))
+	case string:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return time.Duration(n) * time.Second
+		}
+	}
+	if !tok.Expiry.IsZero() {
+		return time.Until(tok.Expiry)
+	}
+	return 0
+}
+
+// invalidate drops token if it is still the cached one, so that the next get fetches anew.
+// A token other goroutines already replaced is left alone.
+func (tc *tokenCache) invalidate(token string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.token == token {
+		tc.token = ""
+	}
+}
+
+// TokenError is a failure to get an access token. It never holds the client secret.
+type TokenError struct {
+	URL    string
+	Status int // 0 when the token endpoint did not answer
+	Code   string
+	Err    error
+}
+
+func (e *TokenError) Error() string {
+	switch {
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusBadRequest && e.Code == "invalid_client":
+		return fmt.Sprintf("getting an access token from %s: %d %s: the client id or secret was refused; check %s and %s",
+			e.URL, e.Status, e.Code, EnvClientID, EnvClientSecret)
+	case e.Status != 0:
+		return fmt.Sprintf("getting an access token from %s: status %d %s", e.URL, e.Status, e.Code)
+	}
+	return fmt.Sprintf("getting an access token from %s: %v", e.URL, e.Err)
+}
+
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// tokenError keeps the status and RFC 6749 error code of a refused token request, and
+// drops the rest of oauth2's message (which quotes the whole answer).
+func tokenError(url string, err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		te := &TokenError{URL: url, Code: re.ErrorCode, Err: errors.New("token request refused")}
+		if re.Response != nil {
+			te.Status = re.Response.StatusCode
+		}
+		return te
+	}
+	return &TokenError{URL: url, Err: err}
+}
+
+// retryableTokenError: the token endpoint was unreachable, overloaded or failing.
+func retryableTokenError(err error) bool {
+	var te *TokenError
+	if !errors.As(err, &te) {
+		return false
+	}
+	return te.Status == 0 && !errors.Is(err, context.Canceled) || te.Status == http.StatusTooManyRequests || te.Status >= 500
+}

@@ -1,0 +1,400 @@
+// Package tenant is the only code that talks to an Identity Security Cloud tenant: OAuth2
+// client credentials, the API versions' paths, pagination, retries, the client-side rate
+// limit and typed errors, and Snapshot, the whole live state in a few list calls.
+package tenant
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Hooks are called for metrics; any may be nil. They must not block.
+type Hooks struct {
+	// Request is called once per HTTP exchange with the route pattern (ids replaced by
+	// {id}) and the status; status 0 means no answer came.
+	Request func(method, route string, status int, elapsed time.Duration)
+	// Retry is called before each retry with why: "429", "5xx", "network" or "401".
+	Retry func(method, route, reason string)
+	// RateLimitWait is called after a wait: source "client" for the client's own limiter,
+	// "server" for a Retry-After the tenant asked for.
+	RateLimitWait func(source string, waited time.Duration)
+}
+
+// Option adjusts a Client.
+type Option func(*options)
+
+type options struct {
+	transport http.RoundTripper
+	logger    *slog.Logger
+	hooks     Hooks
+	now       func() time.Time
+	jitter    func() float64
+}
+
+// WithTransport sends requests through rt instead of a clone of http.DefaultTransport.
+func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
+
+// WithLogger logs requests (debug), retries and waits (warn) to l. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithHooks installs metric hooks.
+func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
+
+// WithClock replaces time.Now for token expiry.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// Client calls one tenant. It is safe for concurrent use; all its goroutines share one
+// token, one rate limiter and one Retry-After pause. ReadOnly returns a view that refuses
+// writes.
+type Client struct {
+	*shared
+	readOnly bool
+}
+
+type shared struct {
+	s       Settings
+	http    *http.Client
+	tokens  *tokenCache
+	limiter *rate.Limiter
+	log     *slog.Logger
+	hooks   Hooks
+	now     func() time.Time
+	jitter  func() float64
+
+	mu         sync.Mutex
+	pauseUntil time.Time // no request leaves before this (a 429's Retry-After)
+}
+
+// New makes a client from validated settings. It makes no request.
+func New(s Settings, opts ...Option) (*Client, error) {
+	if s.BaseURL == "" || s.TokenURL == "" || s.ClientID == "" || s.ClientSecret.IsZero() || s.APIVersion == "" {
+		return nil, errors.New("tenant.New: incomplete settings (build them with Config.Settings)")
+	}
+	if s.RateLimit <= 0 || s.RateWindow <= 0 || s.RequestTimeout <= 0 {
+		return nil, errors.New("tenant.New: the rate limit, its window and the request timeout must be positive")
+	}
+	o := options{now: time.Now, jitter: rand.Float64}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.transport == nil {
+		o.transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.UserAgent == "" {
+		s.UserAgent = "sdim-sync/dev"
+	}
+	if s.RateBurst <= 0 {
+		s.RateBurst = 1
+	}
+	hc := &http.Client{Transport: o.transport}
+	sh := &shared{
+		s:       s,
+		http:    hc,
+		tokens:  newTokenCache(s, hc, o.now),
+		limiter: rate.NewLimiter(rate.Limit(float64(s.RateLimit)/s.RateWindow.Seconds()), s.RateBurst),
+		log:     o.logger,
+		hooks:   o.hooks,
+		now:     o.now,
+		jitter:  o.jitter,
+	}
+	return &Client{shared: sh}, nil
+}
+
+// ReadOnly returns a client sharing c's token, limiter and hooks that refuses every write
+// before any I/O. plan and observe mode use it.
+func (c *Client) ReadOnly() *Client { return &Client{shared: c.shared, readOnly: true} }
+
+// IsReadOnly reports whether c refuses writes.
+func (c *Client) IsReadOnly() bool { return c.readOnly }
+
+// Settings returns the settings the client was made with.
+func (c *Client) Settings() Settings { return c.s }
+
+// request is one call of the API.
+type request struct {
+	op, object   string // for errors: "get service desk integration", its name or id
+	method       string
+	route        string // path pattern for metrics and logs: /v3/service-desk-integrations/{id}
+	path         string // the path sent
+	query        url.Values
+	body         []byte
+	contentType  string
+	experimental bool // send X-SailPoint-Experimental: true
+}
+
+// response is a successful answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+const maxResponseBytes = 64 << 20
+
+// do sends r until it succeeds or fails for good: a 401 is retried once with a fresh token;
+// a 429 waits its Retry-After; 5xx answers and network errors are retried with backoff,
+// except for a POST that may have reached the tenant.
+func (c *Client) do(ctx context.Context, r *request) (*response, error) {
+	if c.readOnly && r.method != http.MethodGet {
+		what := r.op
+		if r.object != "" {
+			what += fmt.Sprintf(" %q", r.object)
+		}
+		return nil, fmt.Errorf("%s: %w", what, ErrReadOnly)
+	}
+	var retries, limited int
+	refreshed := false
+	for {
+		if err := c.waitTurn(ctx); err != nil {
+			return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path, Err: err}
+		}
+		tok, err := c.tokens.get(ctx)
+		if err != nil {
+			if retryableTokenError(err) && retries < c.s.MaxRetries && ctx.Err() == nil {
+				retries++
+				if err := c.backoff(ctx, r, "network", retries, err); err != nil {
+					return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path, Err: err}
+				}
+				continue
+			}
+			return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path, Err: err}
+		}
+		resp, err := c.send(ctx, r, tok)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path, Err: ctx.Err()}
+			}
+			notSent := isDialError(err)
+			if (r.method != http.MethodPost || notSent) && retries < c.s.MaxRetries {
+				retries++
+				if err := c.backoff(ctx, r, "network", retries, err); err != nil {
+					return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path, Err: err}
+				}
+				continue
+			}
+			return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path,
+				Ambiguous: r.method == http.MethodPost && !notSent, Err: err}
+		}
+		switch s := resp.status; {
+		case s >= 200 && s < 300:
+			return resp, nil
+		case s == http.StatusUnauthorized && !refreshed:
+			// The token expired or was revoked early: one fresh token, one more try. The
+			// tenant refused the request, so even a POST is safe to repeat.
+			refreshed = true
+			c.tokens.invalidate(tok)
+			c.retryHook(r, "401")
+			c.log.Warn("tenant refused the token; fetching a new one", "op", r.op, "route", r.route)
+			continue
+		case s == http.StatusTooManyRequests:
+			wait, ok := parseRetryAfter(resp.header.Get("Retry-After"), c.now())
+			if !ok {
+				wait = c.backoffDelay(limited + 1)
+			}
+			if wait > c.s.MaxRetryAfter {
+				e := newAPIError(r, s, resp.body)
+				e.RetryAfter = wait
+				e.Err = fmt.Errorf("%w: asked to wait %s, the ceiling is %s (maxRetryAfter)", ErrRetryAfterTooLong, wait, c.s.MaxRetryAfter)
+				return nil, e
+			}
+			if limited >= c.s.MaxRateLimitRetries {
+				e := newAPIError(r, s, resp.body)
+				e.RetryAfter = wait
+				e.Err = fmt.Errorf("still rate limited after %d waits", limited)
+				return nil, e
+			}
+			limited++
+			// A 429 means the tenant did not act on the request: any method may be repeated.
+			c.pause(wait)
+			c.retryHook(r, "429")
+			c.log.Warn("tenant rate limit: waiting as told", "op", r.op, "route", r.route, "retryAfter", wait)
+			continue
+		case retryableStatus(s) && r.method != http.MethodPost && retries < c.s.MaxRetries:
+			retries++
+			if err := c.backoff(ctx, r, "5xx", retries, fmt.Errorf("status %d", s)); err != nil {
+				return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path, Err: err}
+			}
+			continue
+		default:
+			e := newAPIError(r, s, resp.body)
+			e.Ambiguous = r.method == http.MethodPost && s >= 500
+			return nil, e
+		}
+	}
+}
+
+// send makes one HTTP exchange and reads the whole answer.
+func (c *Client) send(ctx context.Context, r *request, tok string) (*response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.s.RequestTimeout)
+	defer cancel()
+	u := c.s.BaseURL + r.path
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
+	}
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.s.UserAgent)
+	if r.body != nil {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	if r.experimental {
+		req.Header.Set("X-SailPoint-Experimental", "true")
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.requestHook(r, 0, time.Since(start))
+		// Do's error repeats the URL; the path is already in the caller's error.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			err = fmt.Errorf("no answer within %s: %w", c.s.RequestTimeout, err)
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	elapsed := time.Since(start)
+	c.requestHook(r, resp.StatusCode, elapsed)
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer (status %d): %w", resp.StatusCode, err)
+	}
+	if len(data) > maxResponseBytes {
+		return nil, fmt.Errorf("the answer is larger than %d MiB", maxResponseBytes>>20)
+	}
+	c.log.Debug("tenant request", "op", r.op, "method", r.method, "route", r.route, "status", resp.StatusCode, "elapsed", elapsed)
+	return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// waitTurn waits out a Retry-After pause, then the client-side limiter.
+func (c *Client) waitTurn(ctx context.Context) error {
+	c.mu.Lock()
+	until := c.pauseUntil
+	c.mu.Unlock()
+	if d := time.Until(until); d > 0 {
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+		if c.hooks.RateLimitWait != nil {
+			c.hooks.RateLimitWait("server", d)
+		}
+	}
+	start := time.Now()
+	if err := c.limiter.Wait(ctx); err != nil {
+		return fmt.Errorf("waiting for the client rate limit: %w", err)
+	}
+	if d := time.Since(start); d > time.Millisecond {
+		if c.hooks.RateLimitWait != nil {
+			c.hooks.RateLimitWait("client", d)
+		}
+		c.log.Debug("client rate limit: waited", "waited", d)
+	}
+	return nil
+}
+
+// pause holds every request of this client until d from now, unless a later pause is set.
+func (c *Client) pause(d time.Duration) {
+	until := time.Now().Add(d)
+	c.mu.Lock()
+	if until.After(c.pauseUntil) {
+		c.pauseUntil = until
+	}
+	c.mu.Unlock()
+}
+
+// backoffDelay is the wait before retry n (1-based): RetryBaseDelay doubled n-1 times,
+// capped at RetryMaxDelay, with the upper half jittered.
+func (c *Client) backoffDelay(n int) time.Duration {
+	d := c.s.RetryBaseDelay
+	for i := 1; i < n && d < c.s.RetryMaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, c.s.RetryMaxDelay)
+	return d/2 + time.Duration(c.jitter()*float64(d/2))
+}
+
+func (c *Client) backoff(ctx context.Context, r *request, reason string, n int, cause error) error {
+	d := c.backoffDelay(n)
+	c.retryHook(r, reason)
+	c.log.Warn("retrying tenant request", "op", r.op, "method", r.method, "route", r.route,
+		"reason", reason, "error", cause.Error(), "retry", n, "of", c.s.MaxRetries, "wait", d)
+	return sleep(ctx, d)
+}
+
+func (c *Client) retryHook(r *request, reason string) {
+	if c.hooks.Retry != nil {
+		c.hooks.Retry(r.method, r.route, reason)
+	}
+}
+
+func (c *Client) requestHook(r *request, status int, d time.Duration) {
+	if c.hooks.Request != nil {
+		c.hooks.Request(r.method, r.route, status, d)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+func retryableStatus(s int) bool {
+	return s >= 500 && s != http.StatusNotImplemented && s != http.StatusHTTPVersionNotSupported
+}
+
+// isDialError reports whether the request never left: the connection could not be made.
+func isDialError(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
+}

@@ -1,0 +1,381 @@
+package tenant_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sdim-sync/sdim-sync/internal/emulator"
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
+	"github.com/sdim-sync/sdim-sync/internal/tenant"
+)
+
+// hookLog records what the metric hooks were told.
+type hookLog struct {
+	mu       sync.Mutex
+	requests map[string]int // "METHOD route status"
+	retries  map[string]int // reason
+	waits    map[string]time.Duration
+}
+
+func (h *hookLog) hooks() tenant.Hooks {
+	h.requests, h.retries, h.waits = map[string]int{}, map[string]int{}, map[string]time.Duration{}
+	return tenant.Hooks{
+		Request: func(method, route string, status int, _ time.Duration) {
+			h.mu.Lock()
+			h.requests[fmt.Sprintf("%s %s %d", method, route, status)]++
+			h.mu.Unlock()
+		},
+		Retry: func(_, _, reason string) {
+			h.mu.Lock()
+			h.retries[reason]++
+			h.mu.Unlock()
+		},
+		RateLimitWait: func(source string, d time.Duration) {
+			h.mu.Lock()
+			h.waits[source] += d
+			h.mu.Unlock()
+		},
+	}
+}
+
+func (h *hookLog) retry(reason string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.retries[reason]
+}
+
+// TestRetryAfterIsWaited: a 429 with Retry-After: 2 is waited, at least 2 s and not much
+// more, then the call succeeds; the hooks see one retry and a server-side wait.
+func TestRetryAfterIsWaited(t *testing.T) {
+	env := startEmulator(t, emulator.Config{})
+	var h hookLog
+	c := env.client(t, env.settings(t, sdim.V3), tenant.WithHooks(h.hooks()))
+	if _, err := c.GetStatusCheck(t.Context()); err != nil { // token fetched, path warm
+		t.Fatal(err)
+	}
+	if err := env.emu.SetFaults(emulator.Faults{Force429: 1, RetryAfterSeconds: 2}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	list, err := c.ListServiceDesk(t.Context(), tenant.ListOptions{})
+	waited := time.Since(start)
+	if err != nil {
+		t.Fatalf("list after a 429: %v", err)
+	}
+	t.Logf("waited %s for Retry-After: 2 (%d objects)", waited, len(list))
+	if waited < 2*time.Second {
+		t.Errorf("waited %s, less than the 2 s the tenant asked for", waited)
+	}
+	if waited > 5*time.Second {
+		t.Errorf("waited %s for a Retry-After of 2 s", waited)
+	}
+	if h.retry("429") != 1 || h.waits["server"] < 2*time.Second-10*time.Millisecond {
+		t.Errorf("hooks: retries %v, waits %v", h.retries, h.waits)
+	}
+	if got := env.emu.Counters().Faults["forced429"]; got != 1 {
+		t.Errorf("the emulator forced %d 429s", got)
+	}
+}
+
+// TestRetryAfterCeiling: a Retry-After beyond the ceiling is a clear error, not a wait.
+func TestRetryAfterCeiling(t *testing.T) {
+	env := startEmulator(t, emulator.Config{})
+	s := env.settings(t, sdim.V3)
+	s.MaxRetryAfter = 10 * time.Second
+	c := env.client(t, s)
+	if err := env.emu.SetFaults(emulator.Faults{Force429: 1, RetryAfterSeconds: 3600}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := c.GetStatusCheck(t.Context())
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("took %s to give up", time.Since(start))
+	}
+	if !errors.Is(err, tenant.ErrRetryAfterTooLong) || tenant.StatusCode(err) != 429 ||
+		!strings.Contains(err.Error(), "asked to wait 1h0m0s, the ceiling is 10s") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// TestServerErrorsAreRetried: GET, PUT, PATCH and DELETE answered 500 are retried with
+// backoff until they succeed.
+func TestServerErrorsAreRetried(t *testing.T) {
+	env := startEmulator(t, emulator.Config{})
+	var h hookLog
+	hooks := h.hooks()
+	// After two retries, the tenant recovers.
+	retry := hooks.Retry
+	hooks.Retry = func(m, r, reason string) {
+		retry(m, r, reason)
+		if h.retry("5xx")%2 == 0 {
+			_ = env.emu.SetFaults(emulator.Faults{})
+		}
+	}
+	c := env.client(t, env.settings(t, sdim.V3), tenant.WithHooks(hooks))
+	ctx := t.Context()
+	obj, err := c.CreateServiceDesk(ctx, snow("Flaky"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := emulator.Faults{ErrorRate: 1, ErrorCodes: []int{500}}
+	steps := []struct {
+		name string
+		call func() error
+	}{
+		{"get", func() error { _, err := c.GetServiceDesk(ctx, obj.ID); return err }},
+		{"list", func() error { _, err := c.ListServiceDesk(ctx, tenant.ListOptions{}); return err }},
+		{"put", func() error { _, err := c.PutServiceDesk(ctx, obj.ID, snow("Flaky")); return err }},
+		{"patch", func() error {
+			_, err := c.PatchServiceDesk(ctx, obj.ID, obj.Name, []tenant.PatchOp{tenant.Replace("/beforeProvisioningRule",
+				sdim.Reference{Type: sdim.RefRule, ID: "2c918085708c274401708c2a8a760001"})})
+			return err
+		}},
+		{"delete", func() error { return c.DeleteServiceDesk(ctx, obj.ID, obj.Name) }},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			before := h.retry("5xx")
+			if err := env.emu.SetFaults(fail); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.call(); err != nil {
+				t.Fatalf("%s after two 500s: %v", st.name, err)
+			}
+			if got := h.retry("5xx") - before; got != 2 {
+				t.Errorf("%d retries, want 2", got)
+			}
+		})
+	}
+	// When the tenant keeps failing, the call gives up after MaxRetries with the last answer.
+	if err := env.emu.SetFaults(fail); err != nil {
+		t.Fatal(err)
+	}
+	hooks.Retry = nil
+	c2 := env.client(t, env.settings(t, sdim.V3))
+	_, err = c2.GetStatusCheck(ctx)
+	if tenant.StatusCode(err) != 500 {
+		t.Errorf("after the retries: %v", err)
+	}
+	if got := env.emu.Counters().Requests["GET "+sdim.V3.ServiceDeskPath()+"/status-check-configuration"]; got != 1+tenant.DefaultMaxRetries {
+		t.Errorf("%d requests, want 1 + %d retries", got, tenant.DefaultMaxRetries)
+	}
+}
+
+// TestPostIsNeverRetried: a create answered 5xx or whose answer is lost is sent once, and
+// its error says the create may have happened; the lookup by name then finds it.
+func TestPostIsNeverRetried(t *testing.T) {
+	tests := []struct {
+		name          string
+		faults        emulator.Faults
+		wantCommitted int64
+	}{
+		{"500 before processing", emulator.Faults{ErrorRate: 1, ErrorCodes: []int{500}}, 0},
+		{"answer lost: connection dropped", emulator.Faults{LostWriteRate: 1}, 1},
+		{"answer lost: 500 after commit", emulator.Faults{LostWriteRate: 1, LostWriteStatus: 500}, 1},
+		{"connection dropped before processing", emulator.Faults{DropRate: 1}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := startEmulator(t, emulator.Config{})
+			c := env.client(t, env.settings(t, sdim.V3))
+			if _, err := c.GetStatusCheck(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if err := env.emu.SetFaults(tt.faults); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.CreateServiceDesk(t.Context(), snow("Once"))
+			if err == nil || !tenant.IsAmbiguous(err) || !strings.Contains(err.Error(), "look the object up before trying again") {
+				t.Fatalf("want an ambiguous error, got %v", err)
+			}
+			if n := env.wire.count(http.MethodPost, sdim.V3.ServiceDeskPath()); n != 1 {
+				t.Errorf("POST sent %d times", n)
+			}
+			if got := env.emu.Counters().Committed; got != tt.wantCommitted {
+				t.Errorf("committed %d writes, want %d", got, tt.wantCommitted)
+			}
+			_ = env.emu.SetFaults(emulator.Faults{})
+			found, err := c.FindServiceDeskByName(t.Context(), "Once")
+			if err != nil || (found != nil) != (tt.wantCommitted == 1) {
+				t.Errorf("lookup after the ambiguous create: %+v, %v", found, err)
+			}
+		})
+	}
+}
+
+// TestTokenExpiresMidRun: the tenant's clock passes the token's expiry while the client
+// still holds it; the 401 makes the client fetch a new token and repeat the call once.
+func TestTokenExpiresMidRun(t *testing.T) {
+	clock := newFakeClock()
+	env := startEmulator(t, emulator.Config{Now: clock.Now})
+	var h hookLog
+	c := env.client(t, env.settings(t, sdim.V3), tenant.WithHooks(h.hooks()))
+	if _, err := c.ListServiceDesk(t.Context(), tenant.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(emulator.DefaultTokenTTL + time.Second) // the tenant's clock only: the client's still trusts its token
+	if _, err := c.CreateServiceDesk(t.Context(), snow("After expiry")); err != nil {
+		t.Fatalf("create after the token expired: %v", err)
+	}
+	cnt := env.emu.Counters()
+	if cnt.Responses["401"] != 1 || cnt.Requests["POST "+emulator.TokenPath] != 2 || h.retry("401") != 1 {
+		t.Errorf("401s %d, token requests %d, 401 retries %d; want 1, 2, 1", cnt.Responses["401"], cnt.Requests["POST "+emulator.TokenPath], h.retry("401"))
+	}
+	if toks := env.wire.tokens(); len(toks) != 2 {
+		t.Errorf("%d distinct tokens sent, want 2", len(toks))
+	}
+	if n := env.wire.count(http.MethodPost, sdim.V3.ServiceDeskPath()); n != 2 {
+		t.Errorf("the refused POST should be sent again once: sent %d times", n)
+	}
+}
+
+// TestTokenRefreshedBeforeExpiry: with both clocks moving, the client fetches a new token
+// before the old one expires, so the tenant never answers 401.
+func TestTokenRefreshedBeforeExpiry(t *testing.T) {
+	clock := newFakeClock()
+	env := startEmulator(t, emulator.Config{Now: clock.Now})
+	c := env.client(t, env.settings(t, sdim.V3), tenant.WithClock(clock.Now))
+	for i := range 10 {
+		if _, err := c.GetStatusCheck(t.Context()); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		clock.Add(100 * time.Second) // 1,000 s in all: past the 749 s lifetime
+	}
+	cnt := env.emu.Counters()
+	if cnt.Responses["401"] != 0 || cnt.Requests["POST "+emulator.TokenPath] != 2 {
+		t.Errorf("401s %d, token requests %d; want 0 and 2", cnt.Responses["401"], cnt.Requests["POST "+emulator.TokenPath])
+	}
+}
+
+// TestBadCredentials: a refused client secret is one clear error, without the secret.
+func TestBadCredentials(t *testing.T) {
+	env := startEmulator(t, emulator.Config{})
+	s := env.settings(t, sdim.V3)
+	s.ClientSecret = sdim.NewSecret("wrong-secret-value", "test")
+	_, err := env.client(t, s).ListServiceDesk(t.Context(), tenant.ListOptions{})
+	var te *tenant.TokenError
+	if !errors.As(err, &te) || te.Status != 401 || !strings.Contains(err.Error(), "the client id or secret was refused") {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), "wrong-secret-value") {
+		t.Errorf("the error shows the secret: %v", err)
+	}
+	if got := env.emu.Counters().Requests["POST "+emulator.TokenPath]; got != 1 {
+		t.Errorf("a refused secret was tried %d times", got)
+	}
+}
+
+// TestReadOnlyClientNeverWrites: every write of a read-only client is refused before any
+// I/O, and reads still work.
+func TestReadOnlyClientNeverWrites(t *testing.T) {
+	env := startEmulator(t, emulator.Config{})
+	if err := env.emu.Generate(3); err != nil {
+		t.Fatal(err)
+	}
+	rw := env.client(t, env.settings(t, sdim.V2025))
+	ro := rw.ReadOnly()
+	ctx := t.Context()
+	id := "ffffffffffffffffffffffffffffffff"
+	writes := map[string]func() error{
+		"create": func() error { _, err := ro.CreateServiceDesk(ctx, snow("x")); return err },
+		"put":    func() error { _, err := ro.PutServiceDesk(ctx, id, snow("x")); return err },
+		"patch": func() error {
+			_, err := ro.PatchServiceDesk(ctx, id, "x", []tenant.PatchOp{tenant.Replace("/a", 1)})
+			return err
+		},
+		"delete":       func() error { return ro.DeleteServiceDesk(ctx, id, "x") },
+		"status check": func() error { _, err := ro.PutStatusCheck(ctx, sdim.StatusCheckConfiguration{}); return err },
+		"create SIM":   func() error { _, err := ro.CreateSIM(ctx, sdim.SIMIntegration{Name: "x"}); return err },
+		"put SIM":      func() error { _, err := ro.PutSIM(ctx, id, sdim.SIMIntegration{Name: "x"}); return err },
+		"patch SIM": func() error {
+			_, err := ro.PatchSIM(ctx, id, "x", []tenant.PatchOp{tenant.Replace("/a", 1)})
+			return err
+		},
+		"patch SIM rule": func() error {
+			_, err := ro.PatchSIMBeforeProvisioningRule(ctx, id, "x", []tenant.PatchOp{tenant.Replace("/id", "1")})
+			return err
+		},
+		"delete SIM": func() error { return ro.DeleteSIM(ctx, id, "x") },
+	}
+	for name, write := range writes {
+		if err := write(); !errors.Is(err, tenant.ErrReadOnly) {
+			t.Errorf("%s: got %v, want ErrReadOnly", name, err)
+		}
+	}
+	if got := env.emu.Counters().TotalRequests(); got != 0 {
+		t.Errorf("the refused writes made %d requests", got)
+	}
+	live, err := ro.Snapshot(ctx, tenant.SnapshotOptions{SIM: true})
+	if err != nil || len(live.ServiceDesk) != 3 {
+		t.Fatalf("snapshot through the read-only client: %v", err)
+	}
+	if got := env.emu.Counters().TotalWrites(); got != 0 {
+		t.Errorf("the read-only client wrote %d times", got)
+	}
+	if !ro.IsReadOnly() || rw.IsReadOnly() {
+		t.Error("ReadOnly changed the client it came from")
+	}
+}
+
+// TestClientRateLimitIsShared: eight goroutines share one limiter set under the tenant's
+// limit, and the tenant never answers 429.
+func TestClientRateLimitIsShared(t *testing.T) {
+	env := startEmulator(t, emulator.Config{RateLimit: 10, RateWindow: time.Second})
+	s := env.settings(t, sdim.V3)
+	s.RateLimit, s.RateWindow, s.RateBurst = 9, time.Second, 5
+	var h hookLog
+	c := env.client(t, s, tenant.WithHooks(h.hooks()))
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for range 3 {
+				if _, err := c.GetStatusCheck(t.Context()); err != nil {
+					failed.Add(1)
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	cnt := env.emu.Counters()
+	if cnt.Responses["429"] != 0 || cnt.Faults["rateLimited"] != 0 {
+		t.Errorf("the tenant answered %d 429s", cnt.Responses["429"])
+	}
+	if h.waits["client"] <= 0 {
+		t.Errorf("24 requests at 9/s with a burst of 5 never waited: %v", h.waits)
+	}
+}
+
+// TestNetworkErrorsAreRetried: dropped connections on GET are retried until it succeeds.
+func TestNetworkErrorsAreRetried(t *testing.T) {
+	env := startEmulator(t, emulator.Config{})
+	var h hookLog
+	hooks := h.hooks()
+	retry := hooks.Retry
+	hooks.Retry = func(m, r, reason string) {
+		retry(m, r, reason)
+		if h.retry("network") == 3 {
+			_ = env.emu.SetFaults(emulator.Faults{})
+		}
+	}
+	c := env.client(t, env.settings(t, sdim.V3), tenant.WithHooks(hooks))
+	if _, err := c.GetStatusCheck(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.emu.SetFaults(emulator.Faults{DropRate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListServiceDesk(t.Context(), tenant.ListOptions{}); err != nil {
+		t.Fatalf("list after three drops: %v", err)
+	}
+	if h.retry("network") != 3 {
+		t.Errorf("retries: %v", h.retries)
+	}
+}
