@@ -1,7 +1,6 @@
 package tenant
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -201,10 +200,26 @@ func (c Config) Settings(readFile func(string) ([]byte, error)) (Settings, error
 	count("max retries", c.MaxRetries, 0, &s.MaxRetries)
 	count("rate limit", c.RateLimit, 1, &s.RateLimit)
 	if len(errs) > 0 {
-		return Settings{}, fmt.Errorf("tenant connection settings: %w", errors.Join(errs...))
+		return Settings{}, &SettingsError{Problems: errs}
 	}
 	return s, nil
 }
+
+// SettingsError lists every problem of the connection settings.
+type SettingsError struct {
+	Problems []error
+}
+
+func (e *SettingsError) Error() string {
+	var b strings.Builder
+	b.WriteString("tenant connection settings:")
+	for _, p := range e.Problems {
+		b.WriteString("\n  - " + p.Error())
+	}
+	return b.String()
+}
+
+func (e *SettingsError) Unwrap() []error { return e.Problems }
 
 // checkURL accepts an absolute http(s) URL without query, fragment or credentials and
 // returns it without a trailing slash.
