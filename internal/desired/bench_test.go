@@ -1,0 +1,62 @@
+package desired
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// BenchmarkLoad10k loads 10,000 service desk integrations in 100 files, each with
+// references, a provisioning configuration, attributes and a secret reference. One op is
+// one whole Load.
+func BenchmarkLoad10k(b *testing.B) {
+	const files, perFile = 100, 100
+	dir := b.TempDir()
+	for f := range files {
+		var sb strings.Builder
+		for i := range perFile {
+			n := f*perFile + i
+			fmt.Fprintf(&sb, `---
+kind: ServiceDeskIntegration
+name: Integration %05d
+spec:
+  description: Tickets for manual provisioning, team %d
+  type: ServiceNowSDIM
+  ownerRef: {type: IDENTITY, id: 2c9180a46faadee4016fb4e018c2%04d}
+  clusterRef: {type: CLUSTER, id: 2c9180847a7fccdd017aa5896f9f4f6f}
+  provisioningConfig:
+    managedResourceRefs:
+      - {type: SOURCE, id: 2c9180855d191c59015d291ceb05%04d}
+      - {type: SOURCE, id: 2c9180855d191c59015d291ceb06%04d}
+    noProvisioningRequests: false
+    provisioningRequestExpiration: 7
+  attributes:
+    url: https://acme-%d.service-now.com
+    username: svc-sailpoint
+    password: ${env:SNOW_PASSWORD}
+    authType: basic
+    requestType: catalog
+  beforeProvisioningRule: {type: RULE, id: 2c918085708c274401708c2a8a760001}
+options:
+  ignore: [/attributes/lastSyncDate]
+`, n, n%50, n%10000, n%10000, n%10000, n)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("integrations-%03d.yaml", f)), []byte(sb.String()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	env := testEnv(map[string]string{"SNOW_PASSWORD": "pw"})
+	b.ReportAllocs()
+	for b.Loop() {
+		st, err := Load(dir, env)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(st.ServiceDesk) != files*perFile {
+			b.Fatalf("loaded %d integrations", len(st.ServiceDesk))
+		}
+	}
+	b.ReportMetric(files*perFile, "integrations/op")
+}

@@ -1,0 +1,480 @@
+package desired
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// fileDecoder decodes the documents of one file from yaml.Node trees, so that every
+// problem has the position of the node it is about.
+type fileDecoder struct {
+	l       *loader
+	file    string // relative to the loaded directory, slash-separated
+	fileDir string // the directory of the file as opened: the base of ${file:...}
+	res     *fileResult
+
+	sizes    map[*yaml.Node]int // subtree sizes of anchored nodes
+	expanded int                // nodes reached through aliases so far
+	stopped  bool               // an alias bomb: no further decoding of this file
+	// outerAlias is the alias whose expansion is being decoded, where an alias bomb is
+	// reported.
+	outerAlias *yaml.Node
+	dropped    int // problems beyond maxProblemsPerFile
+	// lastLine and lastCol are the last position of the dropped problems, where their
+	// count is reported.
+	lastLine, lastCol int
+}
+
+// errorf records a problem at node n.
+func (d *fileDecoder) errorf(n *yaml.Node, format string, args ...any) {
+	if d.stopped {
+		return
+	}
+	line, col := 0, 0
+	if n != nil {
+		line, col = n.Line, n.Column
+	}
+	d.problemAt(line, col, fmt.Sprintf(format, args...))
+}
+
+func (d *fileDecoder) problemAt(line, col int, msg string) {
+	if len(d.res.problems) >= maxProblemsPerFile {
+		d.dropped++
+		if line > d.lastLine || line == d.lastLine && col > d.lastCol {
+			d.lastLine, d.lastCol = line, col
+		}
+		return
+	}
+	d.res.problems = append(d.res.problems, Problem{File: d.file, Line: line, Column: col, Msg: msg})
+}
+
+func (d *fileDecoder) source(n *yaml.Node) Source {
+	return Source{File: d.file, Line: n.Line, Column: n.Column}
+}
+
+// nullNode stands in for what an alias bomb would have expanded to.
+func nullNode(at *yaml.Node) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: at.Line, Column: at.Column}
+}
+
+// deref follows aliases, counting the nodes they expand to against the file's budget.
+func (d *fileDecoder) deref(n *yaml.Node) *yaml.Node {
+	for hops := 0; n != nil && n.Kind == yaml.AliasNode; hops++ {
+		if d.stopped || n.Alias == nil || hops > maxDepth {
+			return nullNode(n)
+		}
+		d.expanded += d.size(n.Alias)
+		if d.expanded > d.l.cfg.maxAliasNodes {
+			at := n
+			if d.outerAlias != nil {
+				at = d.outerAlias
+			}
+			d.errorf(at, "the aliases of this file expand to more than %d nodes (an alias bomb?): use fewer or smaller aliases", d.l.cfg.maxAliasNodes)
+			d.stopped = true
+			return nullNode(n)
+		}
+		n = n.Alias
+	}
+	return n
+}
+
+// size counts the nodes of a subtree without following aliases.
+func (d *fileDecoder) size(n *yaml.Node) int {
+	if s, ok := d.sizes[n]; ok {
+		return s
+	}
+	s := 1
+	for _, c := range n.Content {
+		s += d.size(c)
+	}
+	d.sizes[n] = s
+	return s
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// describe names the YAML type of a node for "want X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.DocumentNode:
+		return "a document"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	switch n.ShortTag() {
+	case "!!null":
+		return "nothing (null)"
+	case "!!bool":
+		return "a boolean (" + n.Value + ")"
+	case "!!int":
+		return "an integer (" + n.Value + ")"
+	case "!!float":
+		return "a number (" + n.Value + ")"
+	case "!!str", "!!timestamp":
+		return "a string"
+	case "!!binary":
+		return "binary data"
+	}
+	return "a value tagged " + n.Tag
+}
+
+// pair is one key and value of a mapping.
+type pair struct {
+	key  string
+	k, v *yaml.Node // v is dereferenced
+}
+
+// mapping returns the pairs of a mapping node in file order, with merge keys (<<)
+// expanded (keys written in the mapping win over merged ones) and repeated keys reported.
+// It reports a problem and returns false when n is not a mapping.
+func (d *fileDecoder) mapping(n *yaml.Node, path string) ([]pair, bool) {
+	return d.mappingDepth(n, path, 0)
+}
+
+func (d *fileDecoder) mappingDepth(n *yaml.Node, path string, depth int) ([]pair, bool) {
+	n = d.deref(n)
+	if n.Kind != yaml.MappingNode {
+		if !d.stopped {
+			d.errorf(n, "%s: want a mapping, got %s", path, describe(n))
+		}
+		return nil, false
+	}
+	if depth > maxDepth {
+		d.errorf(n, "%s: merge keys nested more than %d deep (a recursive alias?)", path, maxDepth)
+		return nil, false
+	}
+	pairs := make([]pair, 0, len(n.Content)/2)
+	var index map[string]int // for large mappings, where a linear search would be slow
+	if len(n.Content) > 32 {
+		index = make(map[string]int, len(n.Content)/2)
+	}
+	lookup := func(key string) *pair {
+		if index == nil {
+			return findPair(pairs, key)
+		}
+		if i, ok := index[key]; ok {
+			return &pairs[i]
+		}
+		return nil
+	}
+	add := func(p pair) {
+		if index != nil {
+			index[p.key] = len(pairs)
+		}
+		pairs = append(pairs, p)
+	}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kd := d.deref(k)
+		if kd.Kind == yaml.ScalarNode && kd.ShortTag() == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
+		if kd.Kind != yaml.ScalarNode || isNull(kd) {
+			d.errorf(k, "%s: a key must be text, not %s", path, describe(kd))
+			continue
+		}
+		key := kd.Value
+		if prev := lookup(key); prev != nil {
+			d.errorf(k, "%s: key %q appears twice (first at line %d): keep one", path, key, prev.k.Line)
+			continue
+		}
+		add(pair{key: key, k: k, v: d.deref(v)})
+	}
+	for _, m := range merges {
+		m = d.deref(m)
+		var sources []*yaml.Node
+		if m.Kind == yaml.SequenceNode {
+			sources = m.Content
+		} else {
+			sources = []*yaml.Node{m}
+		}
+		for _, src := range sources {
+			merged, ok := d.mappingDepth(src, path+" (merged with <<)", depth+1)
+			if !ok {
+				continue
+			}
+			for _, p := range merged {
+				if lookup(p.key) == nil {
+					add(p)
+				}
+			}
+		}
+	}
+	return pairs, true
+}
+
+func findPair(ps []pair, key string) *pair {
+	for i := range ps {
+		if ps[i].key == key {
+			return &ps[i]
+		}
+	}
+	return nil
+}
+
+// fields checks the keys of a mapping against the known keys, reporting unknown ones
+// with a suggestion, and calls fn for each known one. It returns the keys present.
+// refuse, when not nil, gives the message for a key that must not appear here ("" for
+// the others). It returns the keys present.
+func (d *fileDecoder) fields(pairs []pair, path string, known []string, refuse func(string) string, fn func(p pair, path string)) keySet {
+	seen := keySet{known: known}
+	for _, p := range pairs {
+		if refuse != nil {
+			if msg := refuse(p.key); msg != "" {
+				d.errorf(p.k, "%s: %s %s", path, p.key, msg)
+				continue
+			}
+		}
+		i := slices.Index(known, p.key)
+		if i < 0 {
+			d.unknownKey(p, path, known)
+			continue
+		}
+		seen.bits |= 1 << i
+		fn(p, join(path, p.key))
+	}
+	return seen
+}
+
+// keySet is the set of known keys a mapping holds.
+type keySet struct {
+	known []string
+	bits  uint64
+}
+
+func (k keySet) has(key string) bool {
+	i := slices.Index(k.known, key)
+	return i >= 0 && k.bits&(1<<i) != 0
+}
+
+func (d *fileDecoder) unknownKey(p pair, path string, known []string) {
+	where := path
+	if where == "" {
+		where = "document"
+	}
+	if s := suggest(p.key, known); s != "" {
+		d.errorf(p.k, "%s: unknown key %q; did you mean %q?", where, p.key, s)
+		return
+	}
+	d.errorf(p.k, "%s: unknown key %q; the keys here are %s", where, p.key, strings.Join(known, ", "))
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// requireKeys reports each required key missing from a mapping at node n.
+func (d *fileDecoder) requireKeys(n *yaml.Node, path string, seen keySet, required ...string) {
+	for _, k := range required {
+		if !seen.has(k) {
+			d.errorf(n, "%s: %s is required", path, k)
+		}
+	}
+}
+
+// scalarText returns the text of a string scalar (timestamps, which YAML 1.1 readers
+// would parse, count as text), reporting other types.
+func (d *fileDecoder) scalarText(n *yaml.Node, path string) (string, bool) {
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!str", "!!timestamp":
+			return n.Value, true
+		case "!!int", "!!float", "!!bool":
+			d.errorf(n, "%s: want a string, got %s; quote it if it is meant as text: %q", path, describe(n), n.Value)
+			return "", false
+		}
+	}
+	if !d.stopped {
+		d.errorf(n, "%s: want a string, got %s", path, describe(n))
+	}
+	return "", false
+}
+
+// str decodes a typed string field: shown in plans, so no secret references.
+func (d *fileDecoder) str(n *yaml.Node, path string) (string, bool) {
+	s, ok := d.scalarText(n, path)
+	if !ok {
+		return "", false
+	}
+	return d.literal(n, s, path)
+}
+
+// nonEmpty decodes a typed string field that must not be empty.
+func (d *fileDecoder) nonEmpty(n *yaml.Node, path string) (string, bool) {
+	s, ok := d.str(n, path)
+	if ok && strings.TrimSpace(s) == "" {
+		d.errorf(n, "%s: must not be empty", path)
+		return "", false
+	}
+	return s, ok
+}
+
+func (d *fileDecoder) boolean(n *yaml.Node, path string) (bool, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+		var b bool
+		if err := n.Decode(&b); err == nil {
+			return b, true
+		}
+	}
+	if !d.stopped {
+		d.errorf(n, "%s: want true or false, got %s", path, describe(n))
+	}
+	return false, false
+}
+
+// integer decodes a YAML integer.
+func (d *fileDecoder) integer(n *yaml.Node, path string) (int64, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			return i, true
+		}
+		d.errorf(n, "%s: %s is out of range", path, n.Value)
+		return 0, false
+	}
+	if !d.stopped {
+		d.errorf(n, "%s: want a whole number, got %s", path, describe(n))
+	}
+	return 0, false
+}
+
+func (d *fileDecoder) int32Field(n *yaml.Node, path string, minimum int64) (int32, bool) {
+	i, ok := d.integer(n, path)
+	if !ok {
+		return 0, false
+	}
+	if i < minimum || i > math.MaxInt32 {
+		d.errorf(n, "%s: %d is out of range: want %d to %d", path, i, minimum, math.MaxInt32)
+		return 0, false
+	}
+	return int32(i), true
+}
+
+// sequence returns the dereferenced items of a list.
+func (d *fileDecoder) sequence(n *yaml.Node, path string) ([]*yaml.Node, bool) {
+	if n.Kind != yaml.SequenceNode {
+		if !d.stopped {
+			d.errorf(n, "%s: want a list, got %s", path, describe(n))
+		}
+		return nil, false
+	}
+	items := make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		items[i] = d.deref(c)
+	}
+	return items, true
+}
+
+// stringList decodes a list of non-empty typed strings.
+func (d *fileDecoder) stringList(n *yaml.Node, path string) ([]string, bool) {
+	items, ok := d.sequence(n, path)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(items))
+	good := true
+	for i, it := range items {
+		s, ok := d.nonEmpty(it, path+"["+strconv.Itoa(i)+"]")
+		good = good && ok
+		out = append(out, s)
+	}
+	return out, good
+}
+
+// value decodes an open JSON value (attributes and the like). secrets says whether
+// secret references may appear in its strings; secretKey whether the value sits under a
+// key whose value is a secret (a password), so that even a literal is held as one.
+func (d *fileDecoder) value(n *yaml.Node, path string, depth int, secrets, secretKey bool) (any, bool) {
+	if n.Kind == yaml.AliasNode && d.outerAlias == nil {
+		d.outerAlias = n
+		defer func() { d.outerAlias = nil }()
+	}
+	n = d.deref(n)
+	if depth > maxDepth {
+		d.errorf(n, "%s: nested more than %d levels deep (a recursive alias?)", path, maxDepth)
+		return nil, false
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return d.object(n, path, depth, secrets)
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		good := true
+		for i, c := range n.Content {
+			v, ok := d.value(c, path+"["+strconv.Itoa(i)+"]", depth+1, secrets, secretKey)
+			good = good && ok
+			out[i] = v
+		}
+		return out, good
+	case yaml.ScalarNode:
+	default:
+		d.errorf(n, "%s: unexpected %s", path, describe(n))
+		return nil, false
+	}
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, true
+	case "!!bool":
+		var b bool
+		err := n.Decode(&b)
+		return b, err == nil
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			d.errorf(n, "%s: %s is out of range of a 64-bit integer; quote it to send it as text", path, n.Value)
+			return nil, false
+		}
+		return i, true
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			d.errorf(n, "%s: %s is not a number JSON can carry; quote it to send it as text", path, n.Value)
+			return nil, false
+		}
+		return f, true
+	case "!!str", "!!timestamp":
+		return d.text(n, n.Value, path, secrets, secretKey)
+	case "!!binary":
+		d.errorf(n, "%s: binary (!!binary) values are not supported: write the text itself", path)
+		return nil, false
+	}
+	d.errorf(n, "%s: the tag %s is not supported: remove it", path, n.Tag)
+	return nil, false
+}
+
+// object decodes a mapping of open values.
+func (d *fileDecoder) object(n *yaml.Node, path string, depth int, secrets bool) (map[string]any, bool) {
+	pairs, ok := d.mappingDepth(n, path, depth)
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string]any, len(pairs))
+	good := true
+	for _, p := range pairs {
+		key, ok := d.literalWhy(p.k, p.key, path, "is not allowed in a key, because keys are shown in plans")
+		if !ok {
+			good = false
+			continue
+		}
+		v, ok := d.value(p.v, join(path, key), depth+1, secrets, d.l.cfg.secretKeys.Has(key))
+		good = good && ok
+		out[key] = v
+	}
+	return out, good
+}

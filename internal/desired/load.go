@@ -1,0 +1,374 @@
+package desired
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
+)
+
+// Load reads every *.yaml and *.yml file below dir (hidden files and directories, and
+// editor leftovers, are skipped), each holding one or more documents, into a State.
+// When anything is wrong, it returns a *LoadError with every problem and no State. An
+// error that is not about the files (dir does not exist or is not a directory) is
+// returned as is, wrapped.
+func Load(dir string, opts ...Option) (*State, error) {
+	cfg := newConfig(opts)
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("desired state directory: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("desired state directory %s: not a directory", dir)
+	}
+	root, err := filepath.Abs(dir)
+	if err == nil {
+		root, err = filepath.EvalSymlinks(root)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("desired state directory %s: %w", dir, err)
+	}
+	l := &loader{cfg: cfg, dir: dir, root: root, secretFiles: map[string]fileSecret{}}
+	files, problems := l.find()
+	results := l.decodeAll(files)
+
+	st := &State{Dir: dir, Files: len(files)}
+	for _, r := range results {
+		problems = append(problems, r.problems...)
+		st.ServiceDesk = append(st.ServiceDesk, r.serviceDesk...)
+		st.SIM = append(st.SIM, r.sim...)
+		for i := range r.statusChecks {
+			sc := r.statusChecks[i]
+			if st.StatusCheck != nil {
+				problems = append(problems, problemAt(sc.Source, fmt.Sprintf(
+					"a second StatusCheckConfiguration: one is already declared at %s; a tenant has only one, so keep one document",
+					st.StatusCheck.Source)))
+				continue
+			}
+			st.StatusCheck = &sc
+		}
+	}
+	problems = append(problems, checkNames(st)...)
+	if len(problems) > 0 {
+		sortProblems(problems)
+		return nil, &LoadError{Dir: dir, Problems: problems}
+	}
+	sortState(st)
+	return st, nil
+}
+
+type loader struct {
+	cfg  config
+	dir  string // as given
+	root string // absolute, symbolic links resolved: the boundary of ${file:...}
+
+	mu          sync.Mutex
+	secretFiles map[string]fileSecret // by resolved path
+}
+
+type fileSecret struct {
+	value string
+	err   string
+}
+
+// yamlFile is one file to read: its path as opened and as shown.
+type yamlFile struct {
+	path string
+	rel  string
+}
+
+// find lists the YAML files below the directory in lexical order.
+func (l *loader) find() ([]yamlFile, []Problem) {
+	var files []yamlFile
+	var problems []Problem
+	err := filepath.WalkDir(l.dir, func(path string, d fs.DirEntry, err error) error {
+		rel := l.rel(path)
+		if err != nil {
+			if path == l.dir {
+				return err
+			}
+			problems = append(problems, Problem{File: rel, Msg: "cannot read: " + unwrapPath(err), Err: err})
+			return nil
+		}
+		if path == l.dir {
+			return nil
+		}
+		name := d.Name()
+		if skipName(name) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Stat(path)
+			if err != nil {
+				if isYAMLName(name) {
+					problems = append(problems, Problem{File: rel, Msg: "broken symbolic link: " + unwrapPath(err), Err: err})
+				}
+				return nil
+			}
+			if target.IsDir() {
+				problems = append(problems, Problem{File: rel, Msg: "a symbolic link to a directory: sdim-sync does not follow those; link the YAML files themselves, or move the directory here"})
+				return nil
+			}
+		}
+		if !isYAMLName(name) {
+			return nil
+		}
+		files = append(files, yamlFile{path: path, rel: rel})
+		return nil
+	})
+	if err != nil {
+		problems = append(problems, Problem{File: ".", Msg: "cannot read the directory: " + unwrapPath(err), Err: err})
+	}
+	return files, problems
+}
+
+// skipName reports whether a file or directory is hidden or an editor leftover.
+func skipName(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") ||
+		strings.HasSuffix(name, ".swp") || strings.HasSuffix(name, ".swo") ||
+		strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#")
+}
+
+func isYAMLName(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+func (l *loader) rel(path string) string {
+	r, err := filepath.Rel(l.dir, path)
+	if err != nil {
+		return filepath.ToSlash(path)
+	}
+	return filepath.ToSlash(r)
+}
+
+// unwrapPath drops the operation and path of an fs error: the problem names the file.
+func unwrapPath(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// fileResult is what one file yields.
+type fileResult struct {
+	problems     []Problem
+	serviceDesk  []ServiceDeskResource
+	sim          []SIMResource
+	statusChecks []StatusCheckResource
+}
+
+// decodeAll decodes the files on up to GOMAXPROCS goroutines; the results keep file order.
+func (l *loader) decodeAll(files []yamlFile) []fileResult {
+	results := make([]fileResult, len(files))
+	workers := min(runtime.GOMAXPROCS(0), len(files))
+	if workers <= 1 {
+		for i, f := range files {
+			results[i] = l.decodeFile(f)
+		}
+		return results
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = l.decodeFile(files[i])
+			}
+		})
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
+}
+
+func (l *loader) decodeFile(f yamlFile) fileResult {
+	data, p := l.readFile(f)
+	if p != nil {
+		return fileResult{problems: []Problem{*p}}
+	}
+	return l.decodeBytes(f, data)
+}
+
+func (l *loader) readFile(f yamlFile) ([]byte, *Problem) {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return nil, &Problem{File: f.rel, Msg: "cannot read: " + unwrapPath(err), Err: err}
+	}
+	defer fh.Close()
+	info, err := fh.Stat()
+	if err != nil {
+		return nil, &Problem{File: f.rel, Msg: "cannot read: " + unwrapPath(err), Err: err}
+	}
+	if !info.Mode().IsRegular() {
+		return nil, &Problem{File: f.rel, Msg: "not a regular file: a YAML file of the desired state must be a plain file"}
+	}
+	tooBig := func() *Problem {
+		return &Problem{File: f.rel, Msg: fmt.Sprintf("the file is larger than the limit of %s: split it into several files", sizeText(l.cfg.maxFileSize))}
+	}
+	if info.Size() > l.cfg.maxFileSize {
+		return nil, tooBig()
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(info.Size()) + bytes.MinRead)
+	_, err = buf.ReadFrom(io.LimitReader(fh, l.cfg.maxFileSize+1))
+	data := buf.Bytes()
+	if err != nil {
+		return nil, &Problem{File: f.rel, Msg: "cannot read: " + unwrapPath(err), Err: err}
+	}
+	if int64(len(data)) > l.cfg.maxFileSize {
+		return nil, tooBig()
+	}
+	return data, nil
+}
+
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// decodeBytes parses every document of one file and decodes its resources.
+func (l *loader) decodeBytes(f yamlFile, data []byte) (res fileResult) {
+	d := &fileDecoder{l: l, file: f.rel, fileDir: filepath.Dir(f.path), res: &res, sizes: map[*yaml.Node]int{}}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := parseDocument(dec, &doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			d.syntaxError(err)
+			break
+		}
+		d.document(&doc)
+	}
+	if d.dropped > 0 {
+		res.problems = append(res.problems, Problem{File: f.rel, Line: d.lastLine, Column: d.lastCol, Msg: fmt.Sprintf("and %d more problems in this file", d.dropped)})
+	}
+	return res
+}
+
+// parseDocument guards against a panic inside the YAML parser, which is not this
+// package's code: malformed input must come back as a problem, never a crash.
+func parseDocument(dec *yaml.Decoder, doc *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: the parser failed on this input (%v)", r)
+		}
+	}()
+	return dec.Decode(doc)
+}
+
+// syntaxError turns a YAML parser error ("yaml: line 3: did not find expected key") into
+// a problem at that line.
+func (d *fileDecoder) syntaxError(err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, text, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				line, msg = n, text
+			}
+		}
+	}
+	if isParserProblem(msg) {
+		// yaml.v3 gives a parser error the 0-based line of the construct that failed
+		// (a flow mapping, a block sequence...), not the line of the problem.
+		line++
+		msg += " (in what starts on this line)"
+	}
+	d.res.problems = append(d.res.problems, Problem{File: d.file, Line: line, Msg: "invalid YAML: " + msg, Err: err})
+}
+
+// isParserProblem recognizes the problems yaml.v3's parser (not its scanner) reports.
+func isParserProblem(msg string) bool {
+	rest, ok := strings.CutPrefix(msg, "did not find expected ")
+	if !ok {
+		return false
+	}
+	switch rest {
+	case "<document start>", "node content", "key", "'-' indicator", "',' or ']'", "',' or '}'":
+		return true
+	}
+	return false
+}
+
+// checkNames reports duplicate names and previousNames that clash.
+func checkNames(st *State) []Problem {
+	var problems []Problem
+	check := func(kind sdim.Kind, rs []Resource) {
+		byName := make(map[string]Resource, len(rs))
+		for _, r := range rs {
+			if r.Name == "" {
+				continue // already reported: name is required
+			}
+			if first, ok := byName[r.Name]; ok {
+				problems = append(problems, problemAt(r.Source, fmt.Sprintf(
+					"duplicate %s name %q: also declared at %s; names are unique in a tenant, so rename or remove one",
+					kind, r.Name, first.Source)))
+				continue
+			}
+			byName[r.Name] = r
+		}
+		claimed := map[string]Resource{}
+		for _, r := range rs {
+			for _, prev := range r.Options.PreviousNames {
+				if other, ok := byName[prev]; ok {
+					problems = append(problems, problemAt(r.Source, fmt.Sprintf(
+						"options.previousNames: %q is the name of another %s, declared at %s; a previous name must be one no document uses",
+						prev, kind, other.Source)))
+					continue
+				}
+				if other, ok := claimed[prev]; ok && other.Name != r.Name {
+					problems = append(problems, problemAt(r.Source, fmt.Sprintf(
+						"options.previousNames: %q is also a previous name of %q, declared at %s; only one %s can be the renamed one",
+						prev, other.Name, other.Source, kind)))
+					continue
+				}
+				claimed[prev] = r
+			}
+		}
+	}
+	sd := make([]Resource, len(st.ServiceDesk))
+	for i, r := range st.ServiceDesk {
+		sd[i] = r.Resource
+	}
+	check(sdim.KindServiceDesk, sd)
+	sim := make([]Resource, len(st.SIM))
+	for i, r := range st.SIM {
+		sim[i] = r.Resource
+	}
+	check(sdim.KindSIM, sim)
+	return problems
+}
+
+func problemAt(s Source, msg string) Problem {
+	return Problem{File: s.File, Line: s.Line, Column: s.Column, Msg: msg}
+}

@@ -1,0 +1,527 @@
+package desired
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
+)
+
+// The keys of each part of a document. The JSON Schema (schema.json) lists the same
+// keys; a test holds the two together.
+
+func documentKeys() []string { return []string{"kind", "name", "spec", "options"} }
+
+func serviceDeskKeys() []string {
+	return []string{"description", "type", "ownerRef", "clusterRef", "cluster", "managedSources",
+		"provisioningConfig", "attributes", "beforeProvisioningRule"}
+}
+
+func provisioningConfigKeys() []string {
+	return []string{"managedResourceRefs", "planInitializerScript", "noProvisioningRequests", "provisioningRequestExpiration"}
+}
+
+func referenceKeys() []string { return []string{"type", "id", "name"} }
+
+func scriptKeys() []string { return []string{"source"} }
+
+func simKeys() []string {
+	return []string{"description", "type", "attributes", "sources", "cluster", "statusMap", "request", "beforeProvisioningRule"}
+}
+
+func statusCheckKeys() []string {
+	return []string{"provisioningStatusCheckIntervalMinutes", "provisioningMaxStatusCheckDays"}
+}
+
+func optionKeys() []string { return []string{"previousNames", "ignore", "mode"} }
+
+func kindNames() []string {
+	return []string{string(sdim.KindServiceDesk), string(sdim.KindStatusCheck), string(sdim.KindSIM)}
+}
+
+// specRefusal explains the keys a spec must not hold.
+func specRefusal(key string) string {
+	switch key {
+	case "id", "created", "modified", "universalManager":
+		return "is set by the tenant: remove it"
+	case "name":
+		return "belongs at the top level of the document, beside kind: move it there"
+	}
+	return ""
+}
+
+// document decodes one YAML document into a resource of the file's result.
+func (d *fileDecoder) document(doc *yaml.Node) {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return
+	}
+	n := d.deref(doc.Content[0])
+	if isNull(n) {
+		return // an empty document, such as a file of comments
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "a document must be a mapping with kind, name and spec, not %s", describe(n))
+		return
+	}
+	pairs, ok := d.mapping(n, "document")
+	if !ok {
+		return
+	}
+	var kindN, nameN, specN, optsN *yaml.Node
+	d.fields(pairs, "", documentKeys(), nil, func(p pair, _ string) {
+		switch p.key {
+		case "kind":
+			kindN = p.v
+		case "name":
+			nameN = p.v
+		case "spec":
+			specN = p.v
+		case "options":
+			optsN = p.v
+		}
+	})
+	if kindN == nil {
+		d.errorf(n, "kind is required: one of %s", strings.Join(kindNames(), ", "))
+		return
+	}
+	kindText, ok := d.str(kindN, "kind")
+	if !ok {
+		return
+	}
+	kind := sdim.Kind(kindText)
+	if !slices.Contains(sdim.Kinds(), kind) {
+		if s := suggest(kindText, kindNames()); s != "" {
+			d.errorf(kindN, "kind: unknown kind %q; did you mean %q?", kindText, s)
+		} else {
+			d.errorf(kindN, "kind: unknown kind %q; want one of %s", kindText, strings.Join(kindNames(), ", "))
+		}
+		return
+	}
+	name := ""
+	switch {
+	case nameN != nil:
+		name, _ = d.nonEmpty(nameN, "name")
+		if name != "" && strings.TrimSpace(name) != name {
+			d.errorf(nameN, "name: %q starts or ends with spaces: remove them", name)
+		}
+	case kind != sdim.KindStatusCheck:
+		d.errorf(n, "name is required: it identifies the %s in the tenant", kind)
+	}
+	res := Resource{Kind: kind, Name: name, Source: d.source(n)}
+	if optsN != nil {
+		res.Options = d.options(optsN, kind, name)
+	}
+	if specN == nil {
+		d.errorf(n, "spec is required: the %s's fields, as the API names them", kind)
+		return
+	}
+	switch kind {
+	case sdim.KindServiceDesk:
+		spec := d.serviceDeskSpec(specN)
+		spec.Name = name
+		d.res.serviceDesk = append(d.res.serviceDesk, ServiceDeskResource{Resource: res, Spec: spec})
+	case sdim.KindSIM:
+		spec := d.simSpec(specN)
+		spec.Name = name
+		d.res.sim = append(d.res.sim, SIMResource{Resource: res, Spec: spec})
+	case sdim.KindStatusCheck:
+		spec := d.statusCheckSpec(specN)
+		d.res.statusChecks = append(d.res.statusChecks, StatusCheckResource{Resource: res, Spec: spec})
+	}
+}
+
+func (d *fileDecoder) serviceDeskSpec(n *yaml.Node) sdim.ServiceDeskIntegration {
+	var s sdim.ServiceDeskIntegration
+	pairs, ok := d.mapping(n, "spec")
+	if !ok {
+		return s
+	}
+	var clusterN, sourcesN *yaml.Node
+	seen := d.fields(pairs, "spec", serviceDeskKeys(), specRefusal, func(p pair, path string) {
+		switch p.key {
+		case "description":
+			s.Description, _ = d.str(p.v, path)
+		case "type":
+			s.Type, _ = d.nonEmpty(p.v, path)
+		case "ownerRef":
+			s.OwnerRef = d.ref(p.v, path, sdim.RefIdentity)
+		case "clusterRef":
+			s.ClusterRef = d.ref(p.v, path, sdim.RefCluster)
+		case "cluster":
+			clusterN = p.v
+			if !isNull(p.v) {
+				s.Cluster, _ = d.str(p.v, path)
+			}
+		case "managedSources":
+			sourcesN = p.v
+			if !isNull(p.v) {
+				s.ManagedSources, _ = d.stringList(p.v, path)
+			}
+		case "provisioningConfig":
+			s.ProvisioningConfig = d.provisioningConfig(p.v, path)
+		case "attributes":
+			s.Attributes = d.attributes(p.v, path)
+		case "beforeProvisioningRule":
+			s.BeforeProvisioningRule = d.ref(p.v, path, sdim.RefRule)
+		}
+	})
+	d.requireKeys(n, "spec", seen, "type", "attributes")
+	// The deprecated aliases may stay, but must agree with their successors.
+	if s.Cluster != "" && s.ClusterRef != nil && s.ClusterRef.ID != s.Cluster {
+		d.errorf(clusterN, "spec.cluster (deprecated) is %q but spec.clusterRef.id is %q: remove cluster", s.Cluster, s.ClusterRef.ID)
+	}
+	if len(s.ManagedSources) > 0 && s.ProvisioningConfig != nil && len(s.ProvisioningConfig.ManagedResourceRefs) > 0 {
+		ids := make([]string, 0, len(s.ProvisioningConfig.ManagedResourceRefs))
+		for _, r := range s.ProvisioningConfig.ManagedResourceRefs {
+			ids = append(ids, r.ID)
+		}
+		if !sameSet(ids, s.ManagedSources) {
+			d.errorf(sourcesN, "spec.managedSources (deprecated) lists other sources than spec.provisioningConfig.managedResourceRefs: remove managedSources")
+		}
+	}
+	return s
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// attributes decodes a required open map in which secret references may appear.
+func (d *fileDecoder) attributes(n *yaml.Node, path string) map[string]any {
+	if isNull(n) {
+		d.errorf(n, "%s: want a mapping, got nothing (null); write %s: {} for none", path, path[strings.LastIndexByte(path, '.')+1:])
+		return nil
+	}
+	m, _ := d.object(n, path, 0, true)
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m
+}
+
+// openMap decodes an optional open map (null is absent).
+func (d *fileDecoder) openMap(n *yaml.Node, path string) map[string]any {
+	if isNull(n) {
+		return nil
+	}
+	m, _ := d.object(n, path, 0, true)
+	return m
+}
+
+// ref decodes a reference whose type, if written, must be want. Null and "" mean no
+// reference, as in SailPoint's own examples.
+func (d *fileDecoder) ref(n *yaml.Node, path, want string) *sdim.Reference {
+	if isNull(n) || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Value == "" {
+		return nil
+	}
+	pairs, ok := d.mapping(n, path)
+	if !ok {
+		return nil
+	}
+	var r sdim.Reference
+	seen := d.fields(pairs, path, referenceKeys(), nil, func(p pair, path string) {
+		switch p.key {
+		case "type":
+			t, ok := d.str(p.v, path)
+			if !ok {
+				return
+			}
+			if t != want {
+				hint := "want " + want + " (or leave type out)"
+				if strings.EqualFold(t, want) {
+					hint = fmt.Sprintf("did you mean %q?", want)
+				}
+				d.errorf(p.v, "%s: %q is not a valid type here: %s", path, t, hint)
+				return
+			}
+			r.Type = t
+		case "id":
+			r.ID, _ = d.nonEmpty(p.v, path)
+		case "name":
+			r.Name, _ = d.str(p.v, path)
+		}
+	})
+	if !seen.has("id") {
+		d.errorf(n, "%s: id is required: the id of the %s", path, strings.ToLower(want))
+	}
+	return &r
+}
+
+func (d *fileDecoder) provisioningConfig(n *yaml.Node, path string) *sdim.ProvisioningConfig {
+	if isNull(n) {
+		return nil
+	}
+	pairs, ok := d.mapping(n, path)
+	if !ok {
+		return nil
+	}
+	var pc sdim.ProvisioningConfig
+	d.fields(pairs, path, provisioningConfigKeys(), specRefusal, func(p pair, path string) {
+		switch p.key {
+		case "managedResourceRefs":
+			if isNull(p.v) {
+				return
+			}
+			items, ok := d.sequence(p.v, path)
+			if !ok {
+				return
+			}
+			pc.ManagedResourceRefs = make([]sdim.Reference, 0, len(items))
+			for i, it := range items {
+				ip := path + "[" + strconv.Itoa(i) + "]"
+				if r := d.ref(it, ip, sdim.RefSource); r != nil {
+					pc.ManagedResourceRefs = append(pc.ManagedResourceRefs, *r)
+				} else if !d.stopped {
+					d.errorf(it, "%s: want a source reference such as {type: SOURCE, id: ...}, got %s", ip, describe(it))
+				}
+			}
+		case "planInitializerScript":
+			pc.PlanInitializerScript = d.script(p.v, path)
+		case "noProvisioningRequests":
+			if b, ok := d.boolean(p.v, path); ok {
+				pc.NoProvisioningRequests = &b
+			}
+		case "provisioningRequestExpiration":
+			if i, ok := d.int32Field(p.v, path, 0); ok {
+				pc.ProvisioningRequestExpiration = &i
+			}
+		}
+	})
+	return &pc
+}
+
+func (d *fileDecoder) script(n *yaml.Node, path string) *sdim.Script {
+	if isNull(n) {
+		return nil
+	}
+	pairs, ok := d.mapping(n, path)
+	if !ok {
+		return nil
+	}
+	var sc sdim.Script
+	seen := d.fields(pairs, path, scriptKeys(), nil, func(p pair, path string) {
+		sc.Source, _ = d.str(p.v, path)
+	})
+	d.requireKeys(n, path, seen, "source")
+	return &sc
+}
+
+func (d *fileDecoder) simSpec(n *yaml.Node) sdim.SIMIntegration {
+	var s sdim.SIMIntegration
+	pairs, ok := d.mapping(n, "spec")
+	if !ok {
+		return s
+	}
+	seen := d.fields(pairs, "spec", simKeys(), specRefusal, func(p pair, path string) {
+		switch p.key {
+		case "description":
+			s.Description, _ = d.str(p.v, path)
+		case "type":
+			s.Type, _ = d.nonEmpty(p.v, path)
+		case "attributes":
+			s.Attributes = d.openMap(p.v, path)
+		case "sources":
+			if !isNull(p.v) {
+				s.Sources, _ = d.stringList(p.v, path)
+			}
+		case "cluster":
+			if !isNull(p.v) {
+				s.Cluster, _ = d.str(p.v, path)
+			}
+		case "statusMap":
+			s.StatusMap = d.openMap(p.v, path)
+		case "request":
+			s.Request = d.openMap(p.v, path)
+		case "beforeProvisioningRule":
+			s.BeforeProvisioningRule = d.ref(p.v, path, sdim.RefRule)
+		}
+	})
+	d.requireKeys(n, "spec", seen, "type")
+	return s
+}
+
+func (d *fileDecoder) statusCheckSpec(n *yaml.Node) sdim.StatusCheckConfiguration {
+	var s sdim.StatusCheckConfiguration
+	pairs, ok := d.mapping(n, "spec")
+	if !ok {
+		return s
+	}
+	seen := d.fields(pairs, "spec", statusCheckKeys(), specRefusal, func(p pair, path string) {
+		v := d.positiveInt(p.v, path)
+		switch p.key {
+		case "provisioningStatusCheckIntervalMinutes":
+			s.ProvisioningStatusCheckIntervalMinutes = v
+		case "provisioningMaxStatusCheckDays":
+			s.ProvisioningMaxStatusCheckDays = v
+		}
+	})
+	d.requireKeys(n, "spec", seen, statusCheckKeys()...)
+	return s
+}
+
+// positiveInt accepts a YAML integer or a string of digits above zero and returns it in
+// decimal, as the API carries it.
+func (d *fileDecoder) positiveInt(n *yaml.Node, path string) string {
+	bad := func() string {
+		d.errorf(n, "%s: want a positive whole number such as 30 (or \"30\"), got %s", path, describeValue(n))
+		return ""
+	}
+	if n.Kind != yaml.ScalarNode {
+		if d.stopped {
+			return ""
+		}
+		return bad()
+	}
+	var text string
+	switch n.ShortTag() {
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			return bad()
+		}
+		text = strconv.FormatInt(i, 10)
+	case "!!str":
+		text = n.Value
+		for _, c := range text {
+			if c < '0' || c > '9' {
+				return bad()
+			}
+		}
+	default:
+		return bad()
+	}
+	i, err := strconv.ParseInt(text, 10, 32)
+	if err != nil || i <= 0 {
+		return bad()
+	}
+	return strconv.FormatInt(i, 10)
+}
+
+// describeValue is describe with the text of a string shown.
+func describeValue(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		return strconv.Quote(n.Value)
+	}
+	return describe(n)
+}
+
+func (d *fileDecoder) options(n *yaml.Node, kind sdim.Kind, name string) Options {
+	var o Options
+	if isNull(n) {
+		return o
+	}
+	pairs, ok := d.mapping(n, "options")
+	if !ok {
+		return o
+	}
+	d.fields(pairs, "options", optionKeys(), nil, func(p pair, path string) {
+		switch p.key {
+		case "previousNames":
+			if kind == sdim.KindStatusCheck {
+				d.errorf(p.k, "%s: a StatusCheckConfiguration is a singleton matched without a name: remove previousNames", path)
+				return
+			}
+			if isNull(p.v) {
+				return
+			}
+			items, ok := d.sequence(p.v, path)
+			if !ok {
+				return
+			}
+			for i, it := range items {
+				ip := path + "[" + strconv.Itoa(i) + "]"
+				s, ok := d.nonEmpty(it, ip)
+				switch {
+				case !ok:
+				case s == name:
+					d.errorf(it, "%s: %q is the current name: list only names the object had before", ip, s)
+				case slices.Contains(o.PreviousNames, s):
+					d.errorf(it, "%s: %q is listed twice", ip, s)
+				default:
+					o.PreviousNames = append(o.PreviousNames, s)
+				}
+			}
+		case "ignore":
+			if isNull(p.v) {
+				return
+			}
+			items, ok := d.sequence(p.v, path)
+			if !ok {
+				return
+			}
+			for i, it := range items {
+				ip := path + "[" + strconv.Itoa(i) + "]"
+				s, ok := d.str(it, ip)
+				if !ok {
+					continue
+				}
+				if msg := checkPointer(s, kind); msg != "" {
+					d.errorf(it, "%s: %s", ip, msg)
+					continue
+				}
+				if slices.Contains(o.Ignore, s) {
+					d.errorf(it, "%s: %q is listed twice", ip, s)
+					continue
+				}
+				o.Ignore = append(o.Ignore, s)
+			}
+		case "mode":
+			s, ok := d.str(p.v, path)
+			if !ok {
+				return
+			}
+			switch Mode(s) {
+			case ModeEnforce, ModeObserve:
+				o.Mode = Mode(s)
+			default:
+				modes := []string{string(ModeEnforce), string(ModeObserve)}
+				if h := suggest(s, modes); h != "" {
+					d.errorf(p.v, "%s: unknown mode %q; did you mean %q?", path, s, h)
+				} else {
+					d.errorf(p.v, "%s: unknown mode %q; want enforce (repair drift) or observe (only report it)", path, s)
+				}
+			}
+		}
+	})
+	return o
+}
+
+// checkPointer validates an ignore entry: an RFC 6901 JSON pointer into the kind's spec.
+func checkPointer(p string, kind sdim.Kind) string {
+	if p == "" || p == "/" {
+		return fmt.Sprintf("%q would ignore the whole object: name a field, such as /attributes/lastSyncDate, or use mode: observe", p)
+	}
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Sprintf("%q is not a JSON pointer: it must start with /, such as /%s", p, p)
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] == '~' && (i+1 == len(p) || p[i+1] != '0' && p[i+1] != '1') {
+			return fmt.Sprintf("%q is not a JSON pointer: ~ must be followed by 0 (for ~) or 1 (for /)", p)
+		}
+	}
+	first, _, _ := strings.Cut(p[1:], "/")
+	first = strings.ReplaceAll(strings.ReplaceAll(first, "~1", "/"), "~0", "~")
+	var keys []string
+	switch kind {
+	case sdim.KindServiceDesk:
+		keys = serviceDeskKeys()
+	case sdim.KindSIM:
+		keys = simKeys()
+	default:
+		keys = statusCheckKeys()
+	}
+	if !slices.Contains(keys, first) {
+		if s := suggest(first, keys); s != "" {
+			return fmt.Sprintf("%q points at no field of a %s spec: did you mean /%s?", p, kind, s)
+		}
+		return fmt.Sprintf("%q points at no field of a %s spec: the pointer starts at the spec, as in /attributes/lastSyncDate", p, kind)
+	}
+	return ""
+}
