@@ -16,10 +16,11 @@ import (
 // tokenCache holds the access token: fetched on first use, fetched again a little before
 // it expires, and dropped when the tenant refuses it. One fetch at a time.
 type tokenCache struct {
-	cfg  clientcredentials.Config
-	http *http.Client
-	now  func() time.Time
-	url  string
+	cfg     clientcredentials.Config
+	http    *http.Client
+	now     func() time.Time
+	url     string
+	timeout time.Duration
 
 	mu      sync.Mutex
 	token   string
@@ -36,9 +37,10 @@ func newTokenCache(s Settings, hc *http.Client, now func() time.Time) *tokenCach
 			// SailPoint documents the form body: grant_type, client_id and client_secret.
 			AuthStyle: oauth2.AuthStyleInParams,
 		},
-		http: hc,
-		now:  now,
-		url:  s.TokenURL,
+		http:    hc,
+		now:     now,
+		url:     s.TokenURL,
+		timeout: s.RequestTimeout,
 	}
 }
 
@@ -51,7 +53,10 @@ func (tc *tokenCache) get(ctx context.Context) (string, error) {
 	if tc.token != "" && (tc.refresh.IsZero() || now.Before(tc.refresh)) {
 		return tc.token, nil
 	}
-	tok, err := tc.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, tc.http))
+	// Other goroutines wait on the lock meanwhile, so the fetch gets the request timeout.
+	fetchCtx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, tc.http), tc.timeout)
+	defer cancel()
+	tok, err := tc.cfg.Token(fetchCtx)
 	if err != nil {
 		return "", tokenError(tc.url, err)
 	}
