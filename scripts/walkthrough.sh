@@ -13,6 +13,8 @@ EMU=$!
 trap 'kill $EMU 2>/dev/null || true' EXIT
 B=http://127.0.0.1:$PORT
 for _ in $(seq 50); do curl -sf "$B/_emulator/healthz" >/dev/null && break; sleep 0.1; done
+sleep 0.2
+kill -0 $EMU 2>/dev/null || { cat "$BIN.log" >&2; echo "walkthrough: the emulator did not start (is port $PORT taken?)" >&2; exit 1; }
 
 fail() { echo "walkthrough: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
@@ -68,4 +70,10 @@ CODE=$(curl -s -o /dev/null -w '%{http_code}' "$B/v3/service-desk-integrations/$
 
 step "the counters saw four committed writes"
 curl -sf "$B/_emulator/counters" | jq -e '.committedWrites == 4' >/dev/null || fail "counters: $(curl -s "$B/_emulator/counters")"
+step "export the live state through the read-only client (no writes)"
+OUT=$(SAIL_BASE_URL=$B SAIL_CLIENT_ID=sdim-sync-demo SAIL_CLIENT_SECRET=demo-secret "$BIN" export) || fail "export failed"
+DOCS=$(grep -c '^kind: ServiceDeskIntegration$' <<<"$OUT" || true)
+[ "$DOCS" = 5 ] || fail "export wrote $DOCS integrations, want 5"
+grep -q '^kind: StatusCheckConfiguration$' <<<"$OUT" || fail "export has no status-check configuration"
+curl -sf "$B/_emulator/counters" | jq -e '.committedWrites == 4' >/dev/null || fail "export wrote to the tenant"
 echo "walkthrough: OK"

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/sdim-sync/sdim-sync/internal/tenant"
+)
+
+// connFlags are the tenant connection flags of the commands that talk to a tenant.
+// Precedence: flags, then the environment, then the config file.
+type connFlags struct {
+	config string
+	cmd    *cobra.Command
+	// lookupEnv and readFile are os.LookupEnv and os.ReadFile outside tests.
+	lookupEnv func(string) (string, bool)
+	readFile  func(string) ([]byte, error)
+}
+
+// configFile is the config file's layout. Unknown keys are errors, so a typo is caught.
+type configFile struct {
+	Tenant tenant.Config `yaml:"tenant"`
+}
+
+func addConnFlags(cmd *cobra.Command) *connFlags {
+	o := &connFlags{cmd: cmd, lookupEnv: os.LookupEnv, readFile: os.ReadFile}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "config file (YAML) whose tenant: section holds connection settings")
+	f.String("base-url", "", "tenant API URL, https://{tenant}.api.identitynow.com (env "+tenant.EnvBaseURL+")")
+	f.String("client-id", "", "OAuth client id or personal access token id (env "+tenant.EnvClientID+")")
+	f.String("client-secret-file", "", "file holding the client secret (or env "+tenant.EnvClientSecret+"; never a flag)")
+	f.String("token-url", "", "OAuth token URL (default BASE_URL/oauth/token)")
+	f.String("api-version", "", "API version: v3 (default), v2024, v2025 or v1")
+	f.Duration("request-timeout", tenant.DefaultRequestTimeout, "timeout of each request attempt")
+	f.Int("max-retries", tenant.DefaultMaxRetries, "retries of 5xx answers and network errors (never of a create)")
+	f.Duration("max-retry-after", tenant.DefaultMaxRetryAfter, "longest Retry-After to wait; a longer one is an error")
+	f.Int("rate-limit", tenant.DefaultRateLimit, "client-side limit: requests per --rate-window")
+	f.Duration("rate-window", tenant.DefaultRateWindow, "window of --rate-limit")
+	return o
+}
+
+// flagConfig is the layer the flags the user gave make.
+func (o *connFlags) flagConfig() tenant.Config {
+	f := o.cmd.Flags()
+	val := func(name string) string {
+		if !f.Changed(name) {
+			return ""
+		}
+		return f.Lookup(name).Value.String()
+	}
+	return tenant.Config{
+		BaseURL:          val("base-url"),
+		ClientID:         val("client-id"),
+		ClientSecretFile: val("client-secret-file"),
+		TokenURL:         val("token-url"),
+		APIVersion:       val("api-version"),
+		RequestTimeout:   val("request-timeout"),
+		MaxRetries:       val("max-retries"),
+		MaxRetryAfter:    val("max-retry-after"),
+		RateLimit:        val("rate-limit"),
+		RateWindow:       val("rate-window"),
+	}
+}
+
+// settings stacks the config file, the environment and the flags, and validates the
+// result before any request is made.
+func (o *connFlags) settings() (tenant.Settings, error) {
+	var file tenant.Config
+	if o.config != "" {
+		data, err := o.readFile(o.config)
+		if err != nil {
+			return tenant.Settings{}, fmt.Errorf("config file: %w", err)
+		}
+		var cf configFile
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
+			return tenant.Settings{}, fmt.Errorf("config file %s: %w", o.config, err)
+		}
+		file = cf.Tenant
+	}
+	c := file.Overlay(tenant.ConfigFromEnv(o.lookupEnv)).Overlay(o.flagConfig())
+	s, err := c.Settings(o.readFile)
+	if err != nil {
+		return tenant.Settings{}, err
+	}
+	s.UserAgent = "sdim-sync/" + version
+	return s, nil
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
+	"github.com/sdim-sync/sdim-sync/internal/tenant"
+)
+
+type exportOpts struct {
+	out     string
+	sim     bool
+	verbose bool
+}
+
+func newExportCmd() *cobra.Command {
+	var o exportOpts
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write the tenant's live integrations as desired-state YAML",
+		Long: `Read the tenant's service desk integrations and status-check configuration (and its
+SIM integrations with --sim) through a read-only client, in as few list calls as the API
+allows, and write them in the desired-state format: a starting point for managing a
+tenant whose integrations were made by hand.
+
+The tenant never returns secret attributes (passwords, client secrets, tokens). Add them
+to the exported files as ${env:NAME} or ${file:PATH} references before applying: a PUT
+without them would clear them.`,
+		Example: `  SAIL_BASE_URL=https://acme.api.identitynow.com SAIL_CLIENT_ID=... SAIL_CLIENT_SECRET=... \
+    sdim-sync export --out integrations.yaml`,
+		Args: cobra.NoArgs,
+	}
+	conn := addConnFlags(cmd)
+	f := cmd.Flags()
+	f.StringVarP(&o.out, "out", "o", "", "write to this file instead of standard output")
+	f.BoolVar(&o.sim, "sim", false, "also export SIM integrations (API versions v2024, v2025 and v1)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to standard error")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		s, err := conn.settings()
+		if err != nil {
+			return err
+		}
+		level := slog.LevelWarn
+		if o.verbose {
+			level = slog.LevelDebug
+		}
+		log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+		c, err := tenant.New(s, tenant.WithLogger(log))
+		if err != nil {
+			return err
+		}
+		live, err := c.ReadOnly().Snapshot(cmd.Context(), tenant.SnapshotOptions{SIM: o.sim})
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := writeExport(&buf, live, s.BaseURL); err != nil {
+			return err
+		}
+		if o.out == "" {
+			_, err := cmd.OutOrStdout().Write(buf.Bytes())
+			return err
+		}
+		if err := writeFileAtomic(o.out, buf.Bytes()); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "exported %d service desk integrations, %d SIM integrations and the status-check configuration to %s\n",
+			len(live.ServiceDesk), len(live.SIM), o.out)
+		return nil
+	}
+	return cmd
+}
+
+// exportDoc is one document of the desired-state format.
+type exportDoc struct {
+	Kind sdim.Kind `yaml:"kind"`
+	Name string    `yaml:"name,omitempty"`
+	Spec any       `yaml:"spec"`
+}
+
+// writeExport renders the live state as desired-state documents: server-set fields and
+// server-filled reference names dropped, deprecated aliases folded into their successors,
+// numbers kept as numbers.
+func writeExport(w io.Writer, live *tenant.Live, from string) error {
+	fmt.Fprintf(w, "# Exported by sdim-sync %s from %s (API %s) at %s.\n", version, from, live.APIVersion, live.ReadAt.UTC().Format("2006-01-02T15:04:05Z"))
+	fmt.Fprintln(w, "# The tenant never returns secret attributes: add each one as ${env:NAME} or ${file:PATH}")
+	fmt.Fprintln(w, "# before applying, or a PUT will clear it.")
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	for _, o := range live.ServiceDesk {
+		if err := enc.Encode(exportDoc{Kind: sdim.KindServiceDesk, Name: o.Name, Spec: exportServiceDesk(o)}); err != nil {
+			return fmt.Errorf("export %q: %w", o.Name, err)
+		}
+	}
+	if live.StatusCheck != nil {
+		if err := enc.Encode(exportDoc{Kind: sdim.KindStatusCheck, Spec: statusCheckSpec(*live.StatusCheck)}); err != nil {
+			return fmt.Errorf("export the status-check configuration: %w", err)
+		}
+	}
+	for _, o := range live.SIM {
+		if err := enc.Encode(exportDoc{Kind: sdim.KindSIM, Name: o.Name, Spec: exportSIM(o)}); err != nil {
+			return fmt.Errorf("export SIM %q: %w", o.Name, err)
+		}
+	}
+	return enc.Close()
+}
+
+// serviceDeskSpec is a service desk integration's spec: the writable fields but its name,
+// which is the document's.
+type serviceDeskSpec struct {
+	Description            string                   `yaml:"description"`
+	Type                   string                   `yaml:"type"`
+	OwnerRef               *sdim.Reference          `yaml:"ownerRef,omitempty"`
+	ClusterRef             *sdim.Reference          `yaml:"clusterRef,omitempty"`
+	ProvisioningConfig     *sdim.ProvisioningConfig `yaml:"provisioningConfig,omitempty"`
+	Attributes             map[string]any           `yaml:"attributes"`
+	BeforeProvisioningRule *sdim.Reference          `yaml:"beforeProvisioningRule,omitempty"`
+}
+
+// simSpec is a SIM integration's spec.
+type simSpec struct {
+	Description            string          `yaml:"description,omitempty"`
+	Type                   string          `yaml:"type,omitempty"`
+	Cluster                string          `yaml:"cluster,omitempty"`
+	Sources                []string        `yaml:"sources,omitempty"`
+	StatusMap              map[string]any  `yaml:"statusMap,omitempty"`
+	Request                map[string]any  `yaml:"request,omitempty"`
+	Attributes             map[string]any  `yaml:"attributes,omitempty"`
+	BeforeProvisioningRule *sdim.Reference `yaml:"beforeProvisioningRule,omitempty"`
+}
+
+func exportServiceDesk(o sdim.ServiceDeskIntegration) serviceDeskSpec {
+	out := serviceDeskSpec{
+		Description:            o.Description,
+		Type:                   o.Type,
+		OwnerRef:               bareRef(o.OwnerRef),
+		ClusterRef:             bareRef(o.ClusterRef),
+		BeforeProvisioningRule: bareRef(o.BeforeProvisioningRule),
+		Attributes:             plainJSON(o.Attributes),
+	}
+	if out.ClusterRef == nil && o.Cluster != "" {
+		out.ClusterRef = &sdim.Reference{Type: sdim.RefCluster, ID: o.Cluster}
+	}
+	if pc := o.ProvisioningConfig; pc != nil {
+		c := *pc
+		c.UniversalManager = nil
+		c.ManagedResourceRefs = nil
+		for _, r := range pc.ManagedResourceRefs {
+			c.ManagedResourceRefs = append(c.ManagedResourceRefs, *bareRef(&r))
+		}
+		out.ProvisioningConfig = &c
+	}
+	if len(o.ManagedSources) > 0 && (out.ProvisioningConfig == nil || len(out.ProvisioningConfig.ManagedResourceRefs) == 0) {
+		if out.ProvisioningConfig == nil {
+			out.ProvisioningConfig = &sdim.ProvisioningConfig{}
+		}
+		for _, id := range o.ManagedSources {
+			out.ProvisioningConfig.ManagedResourceRefs = append(out.ProvisioningConfig.ManagedResourceRefs, sdim.Reference{Type: sdim.RefSource, ID: id})
+		}
+	}
+	if pc := out.ProvisioningConfig; pc != nil && len(pc.ManagedResourceRefs) == 0 && pc.PlanInitializerScript == nil &&
+		pc.NoProvisioningRequests == nil && pc.ProvisioningRequestExpiration == nil {
+		out.ProvisioningConfig = nil
+	}
+	return out
+}
+
+func exportSIM(o sdim.SIMIntegration) simSpec {
+	return simSpec{
+		Description:            o.Description,
+		Type:                   o.Type,
+		Attributes:             plainJSON(o.Attributes),
+		Sources:                o.Sources,
+		Cluster:                o.Cluster,
+		StatusMap:              plainJSON(o.StatusMap),
+		Request:                plainJSON(o.Request),
+		BeforeProvisioningRule: bareRef(o.BeforeProvisioningRule),
+	}
+}
+
+// statusCheckSpec writes the two values as YAML integers when they are integers.
+func statusCheckSpec(s sdim.StatusCheckConfiguration) map[string]any {
+	num := func(v string) any {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+		return v
+	}
+	return map[string]any{
+		"provisioningStatusCheckIntervalMinutes": num(s.ProvisioningStatusCheckIntervalMinutes),
+		"provisioningMaxStatusCheckDays":         num(s.ProvisioningMaxStatusCheckDays),
+	}
+}
+
+// bareRef keeps a reference's type and id; the name is the tenant's to fill in.
+func bareRef(r *sdim.Reference) *sdim.Reference {
+	if r == nil || r.IsZero() {
+		return nil
+	}
+	return &sdim.Reference{Type: r.Type, ID: r.ID}
+}
+
+// plainJSON turns json.Number into int64 or float64 so YAML writes numbers, not strings.
+func plainJSON(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = plainValue(v)
+	}
+	return out
+}
+
+func plainValue(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		if n, err := t.Int64(); err == nil {
+			return n
+		}
+		if f, err := t.Float64(); err == nil {
+			return f
+		}
+		return t.String()
+	case map[string]any:
+		return plainJSON(t)
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = plainValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it into place.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

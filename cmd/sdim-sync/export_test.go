@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sdim-sync/sdim-sync/internal/emulator"
+)
+
+func startCLITenant(t *testing.T, n int) (*emulator.Emulator, string) {
+	t.Helper()
+	e, err := emulator.New(emulator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Generate(n); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(func() { srv.Close(); _ = e.Close() })
+	return e, srv.URL
+}
+
+// TestExport: the connection settings come from the config file, the environment and the
+// flags in that order; export reads through a read-only client and writes desired-state
+// YAML without server-set fields.
+func TestExport(t *testing.T) {
+	e, url := startCLITenant(t, 3)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	cfg := filepath.Join(dir, "sdim-sync.yaml")
+	if err := os.WriteFile(secretFile, []byte(emulator.DemoClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The file names a wrong URL and client; the environment and the flags fix them.
+	if err := os.WriteFile(cfg, []byte("tenant:\n  baseURL: https://wrong.example\n  clientID: wrong\n  apiVersion: v2024\n  clientSecretFile: "+secretFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SAIL_BASE_URL", url)
+	t.Setenv("SAIL_CLIENT_ID", "wrong-too")
+	t.Setenv("SAIL_CLIENT_SECRET", "")
+	out := filepath.Join(dir, "live.yaml")
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"export", "--config", cfg, "--client-id", emulator.DemoClientID, "--sim", "--out", out}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, want := range []string{"(API v2024)", "kind: ServiceDeskIntegration", "name: Generated Integration 00003",
+		"kind: StatusCheckConfiguration", "provisioningStatusCheckIntervalMinutes: 30", "timeout: 30"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("export lacks %q:\n%s", want, text)
+		}
+	}
+	for _, banned := range []string{"id: \"", "created:", "modified:", "universalManager", "name: \"\"", "\n    name:"} {
+		if strings.Contains(text, banned) {
+			t.Errorf("export holds %q, a server-set field:\n%s", banned, text)
+		}
+	}
+	if !strings.Contains(stderr.String(), "exported 3 service desk integrations") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+	if w := e.Counters().TotalWrites(); w != 0 {
+		t.Errorf("export wrote %d times", w)
+	}
+}
+
+func TestExportSettingErrors(t *testing.T) {
+	t.Setenv("SAIL_BASE_URL", "")
+	t.Setenv("SAIL_CLIENT_ID", "")
+	t.Setenv("SAIL_CLIENT_SECRET", "")
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo.yaml")
+	if err := os.WriteFile(typo, []byte("tenant:\n  baseUrl: https://x.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"export"}, []string{"SAIL_BASE_URL", "SAIL_CLIENT_ID", "SAIL_CLIENT_SECRET"}},
+		{[]string{"export", "--base-url", "x.example", "--client-id", "a", "--client-secret-file", filepath.Join(dir, "none"), "--api-version", "v9"},
+			[]string{"want an http or https URL", "client secret file", `unknown API version "v9"`}},
+		{[]string{"export", "--config", typo}, []string{"config file " + typo, "field baseUrl not found"}},
+		{[]string{"export", "--base-url", "http://127.0.0.1:1", "--client-id", "a", "--client-secret-file", typo, "--max-retries", "0"},
+			[]string{"getting an access token from http://127.0.0.1:1/oauth/token"}},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), tt.args, &stdout, &stderr); code != 1 {
+			t.Errorf("%v: exit %d", tt.args, code)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("%v: stderr lacks %q:\n%s", tt.args, w, stderr.String())
+			}
+		}
+	}
+}
