@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sdim-sync/sdim-sync/internal/desired"
 	"github.com/sdim-sync/sdim-sync/internal/emulator"
 )
 
@@ -70,6 +71,27 @@ func TestExport(t *testing.T) {
 	}
 	if w := e.Counters().TotalWrites(); w != 0 {
 		t.Errorf("export wrote %d times", w)
+	}
+}
+
+// TestExportLoadsAsDesiredState: what export writes is a valid desired state that
+// describes the same objects.
+func TestExportLoadsAsDesiredState(t *testing.T) {
+	_, url := startCLITenant(t, 40)
+	t.Setenv("SAIL_BASE_URL", url)
+	t.Setenv("SAIL_CLIENT_ID", emulator.DemoClientID)
+	t.Setenv("SAIL_CLIENT_SECRET", emulator.DemoClientSecret)
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"export", "--api-version", "v2025", "--sim", "-o", filepath.Join(dir, "live.yaml")}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	state, err := desired.Load(dir)
+	if err != nil {
+		t.Fatalf("the export does not load: %v", err)
+	}
+	if len(state.ServiceDesk) != 40 || state.StatusCheck == nil {
+		t.Errorf("loaded %s", state.Summary())
 	}
 }
 
