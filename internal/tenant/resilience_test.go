@@ -379,3 +379,48 @@ func TestNetworkErrorsAreRetried(t *testing.T) {
 		t.Errorf("retries: %v", h.retries)
 	}
 }
+
+// TestTimeouts: an attempt that gets no answer within the request timeout is retried for a
+// GET, and for a POST it is an ambiguous error sent once.
+func TestTimeouts(t *testing.T) {
+	env := startEmulator(t, emulator.Config{})
+	var h hookLog
+	hooks := h.hooks()
+	retry := hooks.Retry
+	hooks.Retry = func(m, r, reason string) {
+		retry(m, r, reason)
+		if h.retry("network") == 2 {
+			_ = env.emu.SetFaults(emulator.Faults{})
+		}
+	}
+	s := env.settings(t, sdim.V3)
+	s.RequestTimeout = 100 * time.Millisecond
+	c := env.client(t, s, tenant.WithHooks(hooks))
+	if _, err := c.GetStatusCheck(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.emu.SetFaults(emulator.Faults{LatencyMS: 400}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetStatusCheck(t.Context()); err != nil {
+		t.Fatalf("GET after two timeouts: %v", err)
+	}
+	if h.retry("network") != 2 {
+		t.Errorf("retries %v", h.retries)
+	}
+	if err := env.emu.SetFaults(emulator.Faults{LatencyMS: 400}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.CreateServiceDesk(t.Context(), snow("Slow"))
+	if !tenant.IsAmbiguous(err) || !strings.Contains(err.Error(), "no answer within 100ms") {
+		t.Errorf("a timed-out create: %v", err)
+	}
+	if n := env.wire.count(http.MethodPost, sdim.V3.ServiceDeskPath()); n != 1 {
+		t.Errorf("POST sent %d times", n)
+	}
+	for _, r := range env.wire.requests() {
+		if ua := r.header.Get("User-Agent"); r.path != emulator.TokenPath && !strings.HasPrefix(ua, "sdim-sync/") {
+			t.Errorf("%s %s sent User-Agent %q", r.method, r.path, ua)
+		}
+	}
+}
