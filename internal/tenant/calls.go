@@ -87,19 +87,7 @@ func (c *Client) FindServiceDeskByName(ctx context.Context, name string) (*sdim.
 	if err != nil {
 		return nil, fmt.Errorf("look up service desk integration %q: %w", name, err)
 	}
-	var match []sdim.ServiceDeskIntegration
-	for _, o := range found {
-		if o.Name == name { // the tenant's filter may ignore case; names are compared exactly here
-			match = append(match, o)
-		}
-	}
-	switch len(match) {
-	case 0:
-		return nil, nil
-	case 1:
-		return &match[0], nil
-	}
-	return nil, fmt.Errorf("look up service desk integration %q: %d integrations have this name", name, len(match))
+	return onlyOne(found, "service desk integration", name, func(o sdim.ServiceDeskIntegration) string { return o.Name })
 }
 
 // CreateServiceDesk creates obj (POST) and returns what the tenant stored. A create is never
@@ -217,9 +205,15 @@ func (c *Client) FindSIMByName(ctx context.Context, name string) (*sdim.SIMInteg
 	if err != nil {
 		return nil, fmt.Errorf("look up SIM integration %q: %w", name, err)
 	}
-	var match []sdim.SIMIntegration
-	for _, o := range all {
-		if o.Name == name {
+	return onlyOne(all, "SIM integration", name, func(o sdim.SIMIntegration) string { return o.Name })
+}
+
+// onlyOne picks the object named exactly name (the tenant's filter may ignore case): nil
+// when there is none, an error when there are several, as names are unique in a tenant.
+func onlyOne[T any](objs []T, kind, name string, nameOf func(T) string) (*T, error) {
+	var match []T
+	for _, o := range objs {
+		if nameOf(o) == name {
 			match = append(match, o)
 		}
 	}
@@ -229,7 +223,7 @@ func (c *Client) FindSIMByName(ctx context.Context, name string) (*sdim.SIMInteg
 	case 1:
 		return &match[0], nil
 	}
-	return nil, fmt.Errorf("look up SIM integration %q: %d integrations have this name", name, len(match))
+	return nil, fmt.Errorf("look up %s %q: %d integrations have this name", kind, name, len(match))
 }
 
 // CreateSIM creates a SIM integration (POST, never retried blindly).

@@ -44,6 +44,20 @@ func (h *hookLog) hooks() tenant.Hooks {
 	}
 }
 
+// healAfter returns hooks that record into h and switch the emulator's faults off once
+// n retries for reason have been made.
+func (h *hookLog) healAfter(env *tenantEnv, reason string, n int) tenant.Hooks {
+	hooks := h.hooks()
+	record := hooks.Retry
+	hooks.Retry = func(m, r, why string) {
+		record(m, r, why)
+		if why == reason && h.retry(reason)%n == 0 {
+			_ = env.emu.SetFaults(emulator.Faults{})
+		}
+	}
+	return hooks
+}
+
 func (h *hookLog) retry(reason string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -108,16 +122,7 @@ func TestRetryAfterCeiling(t *testing.T) {
 func TestServerErrorsAreRetried(t *testing.T) {
 	env := startEmulator(t, emulator.Config{})
 	var h hookLog
-	hooks := h.hooks()
-	// After two retries, the tenant recovers.
-	retry := hooks.Retry
-	hooks.Retry = func(m, r, reason string) {
-		retry(m, r, reason)
-		if h.retry("5xx")%2 == 0 {
-			_ = env.emu.SetFaults(emulator.Faults{})
-		}
-	}
-	c := env.client(t, env.settings(t, sdim.V3), tenant.WithHooks(hooks))
+	c := env.client(t, env.settings(t, sdim.V3), tenant.WithHooks(h.healAfter(env, "5xx", 2))) // the tenant recovers after two retries
 	ctx := t.Context()
 	obj, err := c.CreateServiceDesk(ctx, snow("Flaky"))
 	if err != nil {
@@ -156,7 +161,6 @@ func TestServerErrorsAreRetried(t *testing.T) {
 	if err := env.emu.SetFaults(fail); err != nil {
 		t.Fatal(err)
 	}
-	hooks.Retry = nil
 	c2 := env.client(t, env.settings(t, sdim.V3))
 	_, err = c2.GetStatusCheck(ctx)
 	if tenant.StatusCode(err) != 500 {
@@ -357,15 +361,7 @@ func TestClientRateLimitIsShared(t *testing.T) {
 func TestNetworkErrorsAreRetried(t *testing.T) {
 	env := startEmulator(t, emulator.Config{})
 	var h hookLog
-	hooks := h.hooks()
-	retry := hooks.Retry
-	hooks.Retry = func(m, r, reason string) {
-		retry(m, r, reason)
-		if h.retry("network") == 3 {
-			_ = env.emu.SetFaults(emulator.Faults{})
-		}
-	}
-	c := env.client(t, env.settings(t, sdim.V3), tenant.WithHooks(hooks))
+	c := env.client(t, env.settings(t, sdim.V3), tenant.WithHooks(h.healAfter(env, "network", 3)))
 	if _, err := c.GetStatusCheck(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -385,17 +381,9 @@ func TestNetworkErrorsAreRetried(t *testing.T) {
 func TestTimeouts(t *testing.T) {
 	env := startEmulator(t, emulator.Config{})
 	var h hookLog
-	hooks := h.hooks()
-	retry := hooks.Retry
-	hooks.Retry = func(m, r, reason string) {
-		retry(m, r, reason)
-		if h.retry("network") == 2 {
-			_ = env.emu.SetFaults(emulator.Faults{})
-		}
-	}
 	s := env.settings(t, sdim.V3)
 	s.RequestTimeout = 100 * time.Millisecond
-	c := env.client(t, s, tenant.WithHooks(hooks))
+	c := env.client(t, s, tenant.WithHooks(h.healAfter(env, "network", 2)))
 	if _, err := c.GetStatusCheck(t.Context()); err != nil {
 		t.Fatal(err)
 	}
