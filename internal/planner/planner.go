@@ -1,0 +1,668 @@
+// Package planner compares a desired state with a tenant's live state and decides what to
+// write: create, patch (replace of patchable fields), put (whole replacement) or delete, in
+// a fixed order, with the safety rules that keep a bad input from emptying a tenant. A
+// plan is data: Plan never talks to the tenant, and the applier reads only the Result.
+//
+// The comparison runs on the canonical form of internal/sdim (see sdim.CanonicalServiceDesk
+// and sdim.Compare), so server-filled reference names, deprecated aliases, default
+// reference types, empty-versus-absent, number spelling and secrets the tenant never
+// returns are not drift.
+package planner
+
+import (
+	"cmp"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sdim-sync/sdim-sync/internal/desired"
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
+	"github.com/sdim-sync/sdim-sync/internal/tenant"
+)
+
+// Action is what a change does to the tenant.
+type Action string
+
+// The actions, in the order a plan runs them: creates, then updates (patch and put), then
+// deletes.
+const (
+	ActionCreate Action = "create"
+	ActionPatch  Action = "patch"
+	ActionPut    Action = "put"
+	ActionDelete Action = "delete"
+)
+
+func (a Action) stage() int {
+	switch a {
+	case ActionCreate:
+		return 0
+	case ActionPatch, ActionPut:
+		return 1
+	}
+	return 2
+}
+
+// DefaultMaxDeletes is the delete limit of DefaultPolicy.
+const DefaultMaxDeletes = 10
+
+// DefaultPatchableFields are the fields the v3 API reference lets PATCH replace.
+func DefaultPatchableFields() []string { return []string{"/beforeProvisioningRule"} }
+
+// Policy is what a plan may do.
+type Policy struct {
+	// PatchableFields are the JSON pointers of the service desk fields a PATCH may
+	// replace; a difference at or below one of them is patched, any other is put. nil
+	// means DefaultPatchableFields; an empty list means every update is a put.
+	PatchableFields []string `json:"patchableFields"`
+	// SIMPatchableFields is the same for SIM integrations.
+	SIMPatchableFields []string `json:"simPatchableFields"`
+	// Prune deletes live integrations that no file declares (and whose name ManagedScope
+	// matches). Off, they are reported as unmanaged.
+	Prune bool `json:"prune"`
+	// ManagedScope lists name globs (path.Match syntax, where * also matches /) of the
+	// live integrations pruning may delete. Empty means every name.
+	ManagedScope []string `json:"managedScope,omitempty"`
+	// MaxDeletes blocks a plan with more deletes than this; 0 blocks any delete and a
+	// negative value sets no limit. The zero Policy therefore never deletes.
+	MaxDeletes int `json:"maxDeletes"`
+	// SecretKeys are the attribute keys the tenant never returns; nil means
+	// sdim.DefaultSecretAttributeKeys. Use the same keys as desired.WithSecretKeys.
+	SecretKeys []string `json:"secretKeys,omitempty"`
+	// Mode is the run's mode: ModeObserve makes every change observe-only except those
+	// of resources that say mode: enforce. ModeUnset is enforce.
+	Mode desired.Mode `json:"mode,omitempty"`
+	// TypeSecretKeys maps a service desk integration type to the secret attribute keys
+	// its template holds (see TemplateSecretKeys), so that a put can say which secrets it
+	// would clear. Types not in the map get a general warning. Not saved with a plan.
+	TypeSecretKeys map[string][]string `json:"-"`
+}
+
+// DefaultPolicy is the policy of a plan without options: the default patchable fields,
+// no pruning, a delete limit of DefaultMaxDeletes for when pruning is turned on.
+func DefaultPolicy() Policy {
+	return Policy{MaxDeletes: DefaultMaxDeletes}
+}
+
+// Validate checks the pointers and globs of the policy.
+func (p Policy) Validate() error {
+	var problems []string
+	for _, list := range [][]string{p.PatchableFields, p.SIMPatchableFields} {
+		for _, f := range list {
+			if !strings.HasPrefix(f, "/") || f == "/" {
+				problems = append(problems, fmt.Sprintf("patchable field %q is not a JSON pointer to a field (such as /beforeProvisioningRule)", f))
+			}
+		}
+	}
+	for _, g := range p.ManagedScope {
+		if _, err := path.Match(globSafe(g), ""); err != nil {
+			problems = append(problems, fmt.Sprintf("managed scope %q is not a valid glob: %v", g, err))
+		}
+	}
+	switch p.Mode {
+	case desired.ModeUnset, desired.ModeEnforce, desired.ModeObserve:
+	default:
+		problems = append(problems, fmt.Sprintf("mode %q is neither enforce nor observe", p.Mode))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("plan policy: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// globSafe lets * match / in names: path.Match stops * at /, and names may hold one.
+func globSafe(s string) string { return strings.ReplaceAll(s, "/", "\x00") }
+
+// InScope reports whether pruning may delete a live integration named name.
+func (p Policy) InScope(name string) bool {
+	if len(p.ManagedScope) == 0 {
+		return true
+	}
+	for _, g := range p.ManagedScope {
+		if ok, _ := path.Match(globSafe(g), globSafe(name)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (p Policy) patchable(k sdim.Kind) []string {
+	list := p.PatchableFields
+	if k == sdim.KindSIM {
+		list = p.SIMPatchableFields
+	}
+	if list == nil {
+		return DefaultPatchableFields()
+	}
+	return list
+}
+
+func (p Policy) secretKeys() sdim.SecretKeySet {
+	if p.SecretKeys == nil {
+		return sdim.NewSecretKeySet(sdim.DefaultSecretAttributeKeys())
+	}
+	return sdim.NewSecretKeySet(p.SecretKeys)
+}
+
+// PatchOp is one RFC 6902 replace operation of a patch: the pointer and the desired value
+// in the canonical form. A secret inside Value renders redacted; the tenant client sends
+// its value.
+type PatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// Change is one write of a plan.
+type Change struct {
+	Kind   sdim.Kind `json:"kind"`
+	Name   string    `json:"name"`
+	Action Action    `json:"action"`
+	// ID is the live object's id; "" for a create and for the status-check singleton.
+	ID string `json:"id,omitempty"`
+	// Source is the file:line:column of the desired document; "" for a delete.
+	Source string `json:"source,omitempty"`
+	// PreviousName is the live name of an object the plan renames (options.previousNames).
+	PreviousName string `json:"previousName,omitempty"`
+	// Observe marks a change that is reported but never applied (mode: observe).
+	Observe bool `json:"observe,omitempty"`
+	// Fields are the differences, live (before) to desired (after), secrets masked. A
+	// create lists the desired top-level fields; a delete lists none.
+	Fields []sdim.FieldDiff `json:"fields,omitempty"`
+	// Patch holds the operations of a patch: one replace per changed patchable field.
+	Patch []PatchOp `json:"patch,omitempty"`
+	// Dropped are the live attribute keys a put removes because the file does not declare
+	// them.
+	Dropped []string `json:"dropped,omitempty"`
+	// Warnings are what a reader must know before applying, such as secrets a put clears.
+	Warnings []string `json:"warnings,omitempty"`
+	// LiveModified is the live object's modified timestamp when planned: a saved plan is
+	// refused at apply time when it moved.
+	LiveModified string `json:"liveModified,omitempty"`
+
+	// The object a create or put sends (one of them, by Kind). They hold secrets and are
+	// never encoded: a saved plan is re-planned from the desired files at apply time.
+	ServiceDesk *sdim.ServiceDeskIntegration   `json:"-"`
+	SIM         *sdim.SIMIntegration           `json:"-"`
+	StatusCheck *sdim.StatusCheckConfiguration `json:"-"`
+}
+
+// Label names the object for people: `ServiceDeskIntegration "Jira"`, or the status-check
+// configuration.
+func (c Change) Label() string { return label(c.Kind, c.Name) }
+
+func label(k sdim.Kind, name string) string {
+	if k == sdim.KindStatusCheck {
+		if name == "" {
+			return "StatusCheckConfiguration"
+		}
+		return fmt.Sprintf("StatusCheckConfiguration %q", name)
+	}
+	return fmt.Sprintf("%s %q", k, name)
+}
+
+// Object names a live object the plan does not touch.
+type Object struct {
+	Kind sdim.Kind `json:"kind"`
+	Name string    `json:"name"`
+	ID   string    `json:"id"`
+}
+
+// Counts sum up a plan. Create, Patch, Put and Delete count the changes that will be
+// applied; Observe counts the observe-only changes of every action.
+type Counts struct {
+	Create    int `json:"create"`
+	Patch     int `json:"patch"`
+	Put       int `json:"put"`
+	Delete    int `json:"delete"`
+	Observe   int `json:"observe"`
+	Unmanaged int `json:"unmanaged"`
+	InSync    int `json:"inSync"`
+}
+
+// Result is a plan: the ordered changes, the live objects left alone and why a plan may
+// not run.
+type Result struct {
+	// Changes run in this order: creates, updates (patch, put), deletes, each by kind then
+	// name.
+	Changes []Change
+	// Unmanaged are live integrations no file declares that the plan leaves alone.
+	Unmanaged []Object
+	Counts    Counts
+	// Blocked holds the reasons the plan must not be applied (too many deletes, deletes
+	// from an empty desired state). A blocked plan applies nothing.
+	Blocked []string
+	// APIVersion and ReadAt come from the live state.
+	APIVersion sdim.APIVersion
+	ReadAt     time.Time
+	// Policy is the policy the plan was made with.
+	Policy Policy
+}
+
+// HasChanges reports whether the plan holds a change, observe-only ones included (drift
+// that is only reported is still drift).
+func (r *Result) HasChanges() bool { return len(r.Changes) > 0 }
+
+// Applicable returns the changes an apply runs: every change but the observe-only ones.
+func (r *Result) Applicable() []Change {
+	out := make([]Change, 0, len(r.Changes))
+	for _, c := range r.Changes {
+		if !c.Observe {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// BlockedError is the error of applying a blocked plan.
+func (r *Result) BlockedError() error {
+	if len(r.Blocked) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the plan is blocked: %s", strings.Join(r.Blocked, "; "))
+}
+
+// PutTypes lists the service desk integration types of the planned puts, sorted: the
+// types whose templates can tell which secrets a put would clear.
+func (r *Result) PutTypes() []string {
+	var out []string
+	for _, c := range r.Changes {
+		if c.Action == ActionPut && c.ServiceDesk != nil && c.ServiceDesk.Type != "" {
+			out = append(out, c.ServiceDesk.Type)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// TemplateSecretKeys lists the attribute keys of a type's template that are secret keys,
+// sorted.
+func TemplateSecretKeys(t *sdim.Template, keys sdim.SecretKeySet) []string {
+	if t == nil {
+		return nil
+	}
+	var out []string
+	for k := range t.Attributes {
+		if keys.Has(k) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// wantObj is one desired integration in the canonical form.
+type wantObj struct {
+	res   desired.Resource
+	canon map[string]any
+	sd    *sdim.ServiceDeskIntegration
+	sim   *sdim.SIMIntegration
+}
+
+// liveObj is one live integration in the canonical form.
+type liveObj struct {
+	id, name, modified string
+	canon              map[string]any
+	sd                 *sdim.ServiceDeskIntegration
+	sim                *sdim.SIMIntegration
+}
+
+// planner holds what one Plan call shares.
+type planner struct {
+	pol     Policy
+	secrets sdim.SecretKeySet
+	res     *Result
+}
+
+// Plan compares the desired state with the live state under pol and returns the changes
+// that make the tenant match, in order. It fails only on inputs it cannot plan from: a
+// missing state, an invalid policy, or SIM integrations declared but not read from the
+// tenant. It never talks to the tenant.
+func Plan(want *desired.State, live *tenant.Live, pol Policy) (*Result, error) {
+	if want == nil {
+		return nil, fmt.Errorf("plan: no desired state")
+	}
+	if live == nil {
+		return nil, fmt.Errorf("plan: no live state")
+	}
+	if err := pol.Validate(); err != nil {
+		return nil, err
+	}
+	if len(want.SIM) > 0 && !live.SIMRead {
+		return nil, fmt.Errorf("plan: the desired state declares %d SIM integrations but the live state was read without them: read SIM integrations too (API version v2024, v2025 or v1)", len(want.SIM))
+	}
+	p := &planner{pol: pol, secrets: pol.secretKeys(), res: &Result{APIVersion: live.APIVersion, ReadAt: live.ReadAt, Policy: pol}}
+
+	sdWant := make([]wantObj, len(want.ServiceDesk))
+	for i := range want.ServiceDesk {
+		r := &want.ServiceDesk[i]
+		sdWant[i] = wantObj{res: r.Resource, canon: sdim.CanonicalServiceDesk(r.Spec), sd: &r.Spec}
+	}
+	sdLive := make([]liveObj, len(live.ServiceDesk))
+	for i := range live.ServiceDesk {
+		o := &live.ServiceDesk[i]
+		sdLive[i] = liveObj{id: o.ID, name: o.Name, modified: o.Modified, canon: sdim.CanonicalServiceDesk(*o), sd: o}
+	}
+	p.planKind(sdim.KindServiceDesk, sdWant, sdLive)
+
+	p.planStatusCheck(want.StatusCheck, live.StatusCheck)
+
+	if live.SIMRead {
+		simWant := make([]wantObj, len(want.SIM))
+		for i := range want.SIM {
+			r := &want.SIM[i]
+			simWant[i] = wantObj{res: r.Resource, canon: sdim.CanonicalSIM(r.Spec), sim: &r.Spec}
+		}
+		simLive := make([]liveObj, len(live.SIM))
+		for i := range live.SIM {
+			o := &live.SIM[i]
+			simLive[i] = liveObj{id: o.ID, name: o.Name, modified: o.Modified, canon: sdim.CanonicalSIM(*o), sim: o}
+		}
+		p.planKind(sdim.KindSIM, simWant, simLive)
+	}
+
+	p.block(want)
+	sortChanges(p.res.Changes)
+	slices.SortFunc(p.res.Unmanaged, func(a, b Object) int {
+		return cmp.Or(kindOrder(a.Kind)-kindOrder(b.Kind), strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
+	return p.res, nil
+}
+
+func kindOrder(k sdim.Kind) int { return slices.Index(sdim.Kinds(), k) }
+
+func sortChanges(cs []Change) {
+	slices.SortStableFunc(cs, func(a, b Change) int {
+		return cmp.Or(a.Action.stage()-b.Action.stage(), kindOrder(a.Kind)-kindOrder(b.Kind),
+			strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
+}
+
+// observe reports whether a resource's changes are only reported.
+func (p *planner) observe(m desired.Mode) bool {
+	if m == desired.ModeUnset {
+		m = p.pol.Mode
+	}
+	return m == desired.ModeObserve
+}
+
+func (p *planner) add(c Change) {
+	p.res.Changes = append(p.res.Changes, c)
+	if c.Observe {
+		p.res.Counts.Observe++
+		return
+	}
+	switch c.Action {
+	case ActionCreate:
+		p.res.Counts.Create++
+	case ActionPatch:
+		p.res.Counts.Patch++
+	case ActionPut:
+		p.res.Counts.Put++
+	case ActionDelete:
+		p.res.Counts.Delete++
+	}
+}
+
+func secretMaps(k sdim.Kind) []string {
+	if k == sdim.KindSIM {
+		return []string{"/attributes", "/request", "/statusMap"}
+	}
+	return []string{"/attributes"}
+}
+
+// planKind pairs the desired and live integrations of one kind (by name, then by previous
+// name), then decides each pair.
+func (p *planner) planKind(kind sdim.Kind, want []wantObj, live []liveObj) {
+	byName := make(map[string]int, len(live))
+	for i := len(live) - 1; i >= 0; i-- { // the first of duplicate names wins
+		byName[live[i].name] = i
+	}
+	claimed := make([]bool, len(live))
+	match := make([]int, len(want))
+	for i, w := range want {
+		match[i] = -1
+		if j, ok := byName[w.res.Name]; ok && !claimed[j] {
+			match[i], claimed[j] = j, true
+		}
+	}
+	for i, w := range want {
+		if match[i] >= 0 {
+			continue
+		}
+		for _, prev := range w.res.Options.PreviousNames {
+			if j, ok := byName[prev]; ok && !claimed[j] {
+				match[i], claimed[j] = j, true
+				break
+			}
+		}
+	}
+	for i := range want {
+		if match[i] < 0 {
+			p.create(kind, &want[i])
+			continue
+		}
+		p.update(kind, &want[i], &live[match[i]])
+	}
+	for j := range live {
+		if claimed[j] {
+			continue
+		}
+		l := &live[j]
+		if !p.pol.Prune || !p.pol.InScope(l.name) {
+			p.res.Unmanaged = append(p.res.Unmanaged, Object{Kind: kind, Name: l.name, ID: l.id})
+			p.res.Counts.Unmanaged++
+			continue
+		}
+		p.add(Change{Kind: kind, Name: l.name, Action: ActionDelete, ID: l.id, LiveModified: l.modified,
+			Observe: p.observe(desired.ModeUnset)})
+	}
+}
+
+func (p *planner) create(kind sdim.Kind, w *wantObj) {
+	c := Change{Kind: kind, Name: w.res.Name, Action: ActionCreate, Source: w.res.Source.String(),
+		Observe: p.observe(w.res.Options.Mode), ServiceDesk: w.sd, SIM: w.sim}
+	// A create shows every desired field, one line per top-level field.
+	keys := make([]string, 0, len(w.canon))
+	for k := range w.canon {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		c.Fields = append(c.Fields, sdim.FieldDiff{Pointer: "/" + sdim.EscapePointerToken(k), After: w.canon[k]})
+	}
+	p.add(c)
+}
+
+func (p *planner) update(kind sdim.Kind, w *wantObj, l *liveObj) {
+	opts := sdim.CompareOptions{Ignore: w.res.Options.Ignore, SecretKeys: p.secrets, SecretMaps: secretMaps(kind)}
+	diffs := sdim.Compare(w.canon, l.canon, opts)
+	if len(diffs) == 0 {
+		p.res.Counts.InSync++
+		return
+	}
+	c := Change{Kind: kind, Name: w.res.Name, ID: l.id, Source: w.res.Source.String(), Observe: p.observe(w.res.Options.Mode),
+		Fields: diffs, LiveModified: l.modified}
+	if l.name != w.res.Name {
+		c.PreviousName = l.name
+	}
+	if ops, ok := patchOps(diffs, w.canon, p.pol.patchable(kind)); ok {
+		c.Action, c.Patch = ActionPatch, ops
+		p.add(c)
+		return
+	}
+	c.Action = ActionPut
+	ignore := w.res.Options.Ignore
+	switch kind {
+	case sdim.KindSIM:
+		obj := preserveSIM(*w.sim, *l.sim, ignore)
+		c.SIM = &obj
+	default:
+		obj := preserveServiceDesk(*w.sd, *l.sd, ignore)
+		c.ServiceDesk = &obj
+	}
+	c.Dropped = dropped(w.canon, l.canon, ignore)
+	c.Warnings = p.secretWarnings(kind, w)
+	p.add(c)
+}
+
+// patchOps returns one replace per patchable field that differs, when every difference
+// lies at or below a patchable field and the desired side has a value for each (a
+// removal is not a replace).
+func patchOps(diffs []sdim.FieldDiff, want map[string]any, patchable []string) ([]PatchOp, bool) {
+	var fields []string
+	for _, d := range diffs {
+		f, ok := under(d.Pointer, patchable)
+		if !ok {
+			return nil, false
+		}
+		if !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	ops := make([]PatchOp, 0, len(fields))
+	for _, f := range fields {
+		v, ok := sdim.Lookup(want, f)
+		if !ok {
+			return nil, false
+		}
+		ops = append(ops, PatchOp{Op: "replace", Path: f, Value: v})
+	}
+	return ops, true
+}
+
+// under returns the patchable field ptr is at or below.
+func under(ptr string, fields []string) (string, bool) {
+	for _, f := range fields {
+		if ptr == f || strings.HasPrefix(ptr, f+"/") {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// dropped lists the live attribute keys a put removes: those the desired attributes lack,
+// except ignored ones (a put keeps their live value).
+func dropped(want, live map[string]any, ignore []string) []string {
+	la, _ := live["attributes"].(map[string]any)
+	wa, _ := want["attributes"].(map[string]any)
+	var out []string
+	for k := range la {
+		if _, ok := wa[k]; ok {
+			continue
+		}
+		if _, ig := under("/attributes/"+sdim.EscapePointerToken(k), ignore); ig {
+			continue
+		}
+		if _, ig := under("/attributes", ignore); ig {
+			continue
+		}
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// secretWarnings says which secrets a put may clear. The tenant never returns secrets, so
+// the live side cannot tell whether one is set; the type's template can tell which keys
+// the type has.
+func (p *planner) secretWarnings(kind sdim.Kind, w *wantObj) []string {
+	var attrs map[string]any
+	typ := ""
+	if kind == sdim.KindSIM {
+		attrs, typ = w.sim.Attributes, w.sim.Type
+	} else {
+		attrs, typ = w.sd.Attributes, w.sd.Type
+	}
+	declared := map[string]bool{}
+	anySecret := false
+	for k, v := range attrs {
+		if _, ok := v.(sdim.Secret); ok || p.secrets.Has(k) {
+			declared[strings.ToLower(k)] = true
+			anySecret = true
+		}
+	}
+	if keys, ok := p.pol.TypeSecretKeys[typ]; ok && kind == sdim.KindServiceDesk {
+		var missing []string
+		for _, k := range keys {
+			if !declared[strings.ToLower(k)] {
+				missing = append(missing, "attributes."+k)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		return []string{fmt.Sprintf("the put replaces the whole object: the %s template has the secret %s, which the file does not declare, so the put clears %s in the tenant (which never shows secrets); declare %s",
+			typ, strings.Join(missing, ", "), pronoun(len(missing)), plural(len(missing), "it as an ${env:NAME} reference", "them as ${env:NAME} references"))}
+	}
+	if anySecret {
+		return nil
+	}
+	return []string{"the put replaces the whole object and the file declares no secret attribute (password, token, ...): the tenant never returns secrets, so sdim-sync cannot tell whether one is set; if one is, the put clears it"}
+}
+
+func pronoun(n int) string { return plural(n, "it", "them") }
+
+// planStatusCheck plans the singleton: a put when it differs, never a create or delete.
+func (p *planner) planStatusCheck(want *desired.StatusCheckResource, live *sdim.StatusCheckConfiguration) {
+	if want == nil {
+		return
+	}
+	var l map[string]any
+	if live != nil {
+		l = sdim.CanonicalStatusCheck(*live)
+	}
+	opts := sdim.CompareOptions{Ignore: want.Options.Ignore, SecretKeys: p.secrets}
+	diffs := sdim.Compare(sdim.CanonicalStatusCheck(want.Spec), l, opts)
+	if len(diffs) == 0 {
+		p.res.Counts.InSync++
+		return
+	}
+	spec := want.Spec
+	if live != nil {
+		for _, ig := range want.Options.Ignore {
+			switch ig {
+			case "/provisioningStatusCheckIntervalMinutes":
+				spec.ProvisioningStatusCheckIntervalMinutes = live.ProvisioningStatusCheckIntervalMinutes
+			case "/provisioningMaxStatusCheckDays":
+				spec.ProvisioningMaxStatusCheckDays = live.ProvisioningMaxStatusCheckDays
+			}
+		}
+	}
+	p.add(Change{Kind: sdim.KindStatusCheck, Name: want.Name, Action: ActionPut, Source: want.Source.String(),
+		Observe: p.observe(want.Options.Mode), Fields: diffs, StatusCheck: &spec})
+}
+
+// block records why the plan must not run: more deletes than the limit, or deletes of a
+// kind the desired state declares none of (an empty or wrong directory must not empty the
+// tenant).
+func (p *planner) block(want *desired.State) {
+	deletes := map[sdim.Kind]int{}
+	total := 0
+	for _, c := range p.res.Changes {
+		if c.Action == ActionDelete && !c.Observe {
+			deletes[c.Kind]++
+			total++
+		}
+	}
+	if total == 0 {
+		return
+	}
+	if max := p.pol.MaxDeletes; max >= 0 && total > max {
+		p.res.Blocked = append(p.res.Blocked, fmt.Sprintf(
+			"%d deletes exceed the limit of %d: check the desired directory and --managed-scope, or raise --max-deletes", total, max))
+	}
+	if len(want.ServiceDesk) == 0 && len(want.SIM) == 0 {
+		p.res.Blocked = append(p.res.Blocked, fmt.Sprintf(
+			"the desired state in %q declares no integrations, so pruning would delete %d: refusing to delete from an empty desired state (wrong directory?)", want.Dir, total))
+		return
+	}
+	declared := map[sdim.Kind]int{sdim.KindServiceDesk: len(want.ServiceDesk), sdim.KindSIM: len(want.SIM)}
+	for _, k := range []sdim.Kind{sdim.KindServiceDesk, sdim.KindSIM} {
+		if deletes[k] > 0 && declared[k] == 0 {
+			p.res.Blocked = append(p.res.Blocked, fmt.Sprintf(
+				"the desired state declares no %s, so pruning would delete all %d in scope: refusing; narrow --managed-scope or declare them", k, deletes[k]))
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package planner
+
+import (
+	"maps"
+
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
+)
+
+// A put replaces the whole object, so a field the desired side ignores (options.ignore)
+// must be sent with its live value, or the put would overwrite what the user asked never
+// to touch. preserve* copy those live values into the desired object sent, without
+// changing the desired state itself. (A secret attribute the tenant hides cannot be
+// copied: the tenant never returns it.)
+
+func preserveServiceDesk(w, l sdim.ServiceDeskIntegration, ignore []string) sdim.ServiceDeskIntegration {
+	for _, ig := range ignore {
+		toks, err := sdim.SplitPointer(ig)
+		if err != nil || len(toks) == 0 {
+			continue
+		}
+		switch toks[0] {
+		case "description":
+			w.Description = l.Description
+		case "type":
+			w.Type = l.Type
+		case "ownerRef":
+			w.OwnerRef = l.OwnerRef
+		case "clusterRef", "cluster":
+			w.ClusterRef, w.Cluster = l.ClusterRef, l.Cluster
+		case "beforeProvisioningRule":
+			w.BeforeProvisioningRule = l.BeforeProvisioningRule
+		case "managedSources":
+			w.ManagedSources = l.ManagedSources
+			w.ProvisioningConfig = withPC(w.ProvisioningConfig, func(pc *sdim.ProvisioningConfig) {
+				pc.ManagedResourceRefs = livePC(l).ManagedResourceRefs
+			})
+		case "provisioningConfig":
+			lpc := livePC(l)
+			if len(toks) == 1 {
+				w.ProvisioningConfig, w.ManagedSources = l.ProvisioningConfig, l.ManagedSources
+				continue
+			}
+			w.ProvisioningConfig = withPC(w.ProvisioningConfig, func(pc *sdim.ProvisioningConfig) {
+				switch toks[1] {
+				case "managedResourceRefs":
+					pc.ManagedResourceRefs = lpc.ManagedResourceRefs
+					w.ManagedSources = l.ManagedSources
+				case "planInitializerScript":
+					pc.PlanInitializerScript = lpc.PlanInitializerScript
+				case "noProvisioningRequests":
+					pc.NoProvisioningRequests = lpc.NoProvisioningRequests
+				case "provisioningRequestExpiration":
+					pc.ProvisioningRequestExpiration = lpc.ProvisioningRequestExpiration
+				}
+			})
+		case "attributes":
+			w.Attributes = preserveMap(w.Attributes, l.Attributes, toks[1:])
+		}
+	}
+	return w
+}
+
+func preserveSIM(w, l sdim.SIMIntegration, ignore []string) sdim.SIMIntegration {
+	for _, ig := range ignore {
+		toks, err := sdim.SplitPointer(ig)
+		if err != nil || len(toks) == 0 {
+			continue
+		}
+		switch toks[0] {
+		case "description":
+			w.Description = l.Description
+		case "type":
+			w.Type = l.Type
+		case "cluster":
+			w.Cluster = l.Cluster
+		case "sources":
+			w.Sources = l.Sources
+		case "beforeProvisioningRule":
+			w.BeforeProvisioningRule = l.BeforeProvisioningRule
+		case "attributes":
+			w.Attributes = preserveMap(w.Attributes, l.Attributes, toks[1:])
+		case "statusMap":
+			w.StatusMap = preserveMap(w.StatusMap, l.StatusMap, toks[1:])
+		case "request":
+			w.Request = preserveMap(w.Request, l.Request, toks[1:])
+		}
+	}
+	return w
+}
+
+func livePC(l sdim.ServiceDeskIntegration) sdim.ProvisioningConfig {
+	if l.ProvisioningConfig == nil {
+		return sdim.ProvisioningConfig{}
+	}
+	return *l.ProvisioningConfig
+}
+
+// withPC returns a copy of pc (a new one when nil) changed by f.
+func withPC(pc *sdim.ProvisioningConfig, f func(*sdim.ProvisioningConfig)) *sdim.ProvisioningConfig {
+	var c sdim.ProvisioningConfig
+	if pc != nil {
+		c = *pc
+	}
+	f(&c)
+	return &c
+}
+
+// preserveMap returns a copy of want in which the value at toks is live's (removed when
+// live has none). The maps along the path are copied; the rest is shared. Where the path
+// leaves the maps (a list, a scalar), the live value at that level is taken whole.
+func preserveMap(want, live map[string]any, toks []string) map[string]any {
+	if len(toks) == 0 {
+		return deepCopyMap(live)
+	}
+	out := maps.Clone(want)
+	if out == nil {
+		out = map[string]any{}
+	}
+	k := toks[0]
+	lv, lok := live[k]
+	wm, wIsMap := out[k].(map[string]any)
+	lm, lIsMap := lv.(map[string]any)
+	switch {
+	case len(toks) > 1 && wIsMap && (lIsMap || !lok):
+		out[k] = preserveMap(wm, lm, toks[1:])
+	case lok:
+		out[k] = deepCopy(lv)
+	default:
+		delete(out, k)
+	}
+	return out
+}
+
+func deepCopyMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	return deepCopy(m).(map[string]any)
+}
+
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}
