@@ -42,7 +42,7 @@ without them would clear them.`,
 	}
 	conn := addConnFlags(cmd)
 	f := cmd.Flags()
-	f.StringVarP(&o.out, "out", "o", "", "write to this file instead of standard output")
+	f.StringVar(&o.out, "out", "", "write to this file instead of standard output")
 	f.BoolVar(&o.sim, "sim", false, "also export SIM integrations (API versions v2024, v2025 and v1)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to standard error")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

@@ -83,7 +83,7 @@ func TestExportLoadsAsDesiredState(t *testing.T) {
 	t.Setenv("SAIL_CLIENT_SECRET", emulator.DemoClientSecret)
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if code := run(t.Context(), []string{"export", "--api-version", "v2025", "--sim", "-o", filepath.Join(dir, "live.yaml")}, &stdout, &stderr); code != 0 {
+	if code := run(t.Context(), []string{"export", "--api-version", "v2025", "--sim", "--out", filepath.Join(dir, "live.yaml")}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	state, err := desired.Load(dir)
