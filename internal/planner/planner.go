@@ -181,8 +181,9 @@ type Change struct {
 	// refused at apply time when it moved.
 	LiveModified string `json:"liveModified,omitempty"`
 
-	// The object a create or put sends (one of them, by Kind). They hold secrets and are
-	// never encoded: a saved plan is re-planned from the desired files at apply time.
+	// The object a create or put sends (one of them, by Kind); on a patch, the object a put
+	// sends if the tenant refuses the PATCH. They hold secrets and are never encoded: a
+	// saved plan is re-planned from the desired files at apply time.
 	ServiceDesk *sdim.ServiceDeskIntegration   `json:"-"`
 	SIM         *sdim.SIMIntegration           `json:"-"`
 	StatusCheck *sdim.StatusCheckConfiguration `json:"-"`
@@ -487,12 +488,8 @@ func (p *planner) update(kind sdim.Kind, w *wantObj, l *liveObj) {
 	if l.name != w.res.Name {
 		c.PreviousName = l.name
 	}
-	if ops, ok := patchOps(diffs, w.canon, p.pol.patchable(kind)); ok {
-		c.Action, c.Patch = ActionPatch, ops
-		p.add(c)
-		return
-	}
-	c.Action = ActionPut
+	// The whole object a put sends; a patch carries it too, for when the tenant refuses the
+	// PATCH (403) and the applier falls back to a put.
 	ignore := w.res.Options.Ignore
 	switch kind {
 	case sdim.KindSIM:
@@ -502,6 +499,12 @@ func (p *planner) update(kind sdim.Kind, w *wantObj, l *liveObj) {
 		obj := preserveServiceDesk(*w.sd, *l.sd, ignore)
 		c.ServiceDesk = &obj
 	}
+	if ops, ok := patchOps(diffs, w.canon, p.pol.patchable(kind)); ok {
+		c.Action, c.Patch = ActionPatch, ops
+		p.add(c)
+		return
+	}
+	c.Action = ActionPut
 	c.Dropped = dropped(w.canon, l.canon, ignore)
 	c.Warnings = p.secretWarnings(kind, w)
 	p.add(c)
