@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/sdim-sync/sdim-sync/internal/desired"
 	"github.com/sdim-sync/sdim-sync/internal/planner"
@@ -60,17 +60,8 @@ changes (observe-only ones included), 1 an error or a blocked plan.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or markdown")
 	f.StringVar(&o.out, "out", "", "also save the plan to this file (JSON) for a later apply --plan")
-	f.BoolVar(&o.prune, "prune", false, "plan deletes of live integrations no file declares (inside --managed-scope)")
-	f.StringArrayVar(&o.scope, "managed-scope", nil, "name glob of the live integrations --prune may delete (repeatable; default every name)")
-	f.IntVar(&o.maxDeletes, "max-deletes", planner.DefaultMaxDeletes, "block the plan when it holds more deletes than this (-1: no limit)")
-	f.StringSliceVar(&o.patchable, "patchable-fields", planner.DefaultPatchableFields(), "JSON pointers of the service desk fields the tenant lets PATCH replace")
-	f.StringSliceVar(&o.simPatchable, "sim-patchable-fields", planner.DefaultPatchableFields(), "JSON pointers of the SIM integration fields the tenant lets PATCH replace")
-	f.StringSliceVar(&o.secretKeys, "secret-keys", sdim.DefaultSecretAttributeKeys(), "attribute keys the tenant never returns (case-insensitive)")
-	f.BoolVar(&o.sim, "sim", false, "also read SIM integrations when no file declares one (API v2024, v2025 and v1)")
-	f.BoolVar(&o.noColor, "no-color", false, "no colours in text output (also when NO_COLOR is set or standard output is not a terminal)")
+	addPlanFlags(f, &o)
 	f.BoolVar(&o.detailedExitCode, "detailed-exitcode", true, "exit 2 when the plan has changes; with =false, exit 0")
-	f.BoolVar(&o.allowOutside, "allow-secret-files-outside", false, "let ${file:PATH} name files outside DIR")
-	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to standard error")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		dir := "."
 		if len(args) == 1 {
@@ -81,19 +72,42 @@ changes (observe-only ones included), 1 an error or a blocked plan.`,
 		default:
 			return fmt.Errorf("--output %q: use text, json or markdown", o.output)
 		}
-		if !cmd.Flags().Changed("sim-patchable-fields") {
-			o.simPatchable = nil
-		}
-		if !cmd.Flags().Changed("patchable-fields") {
-			o.patchable = nil
-		}
-		colour := !o.noColor && isTerminal(cmd.OutOrStdout())
-		if _, set := conn.lookupEnv("NO_COLOR"); set {
-			colour = false
-		}
-		return runPlan(cmd, conn, dir, o, colour)
+		o.settle(cmd)
+		return runPlan(cmd, conn, dir, o, o.colour(cmd, conn))
 	}
 	return cmd
+}
+
+// addPlanFlags adds the flags plan and apply share: the policy, what to read, output.
+func addPlanFlags(f *pflag.FlagSet, o *planOpts) {
+	f.BoolVar(&o.prune, "prune", false, "plan deletes of live integrations no file declares (inside --managed-scope)")
+	f.StringArrayVar(&o.scope, "managed-scope", nil, "name glob of the live integrations --prune may delete (repeatable; default every name)")
+	f.IntVar(&o.maxDeletes, "max-deletes", planner.DefaultMaxDeletes, "block the plan when it holds more deletes than this (-1: no limit)")
+	f.StringSliceVar(&o.patchable, "patchable-fields", planner.DefaultPatchableFields(), "JSON pointers of the service desk fields the tenant lets PATCH replace")
+	f.StringSliceVar(&o.simPatchable, "sim-patchable-fields", planner.DefaultPatchableFields(), "JSON pointers of the SIM integration fields the tenant lets PATCH replace")
+	f.StringSliceVar(&o.secretKeys, "secret-keys", sdim.DefaultSecretAttributeKeys(), "attribute keys the tenant never returns (case-insensitive)")
+	f.BoolVar(&o.sim, "sim", false, "also read SIM integrations when no file declares one (API v2024, v2025 and v1)")
+	f.BoolVar(&o.noColor, "no-color", false, "no colours in text output (also when NO_COLOR is set or standard output is not a terminal)")
+	f.BoolVar(&o.allowOutside, "allow-secret-files-outside", false, "let ${file:PATH} name files outside DIR")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to standard error")
+}
+
+// settle turns the patchable-field flags the user did not give back into "the default".
+func (o *planOpts) settle(cmd *cobra.Command) {
+	if !cmd.Flags().Changed("sim-patchable-fields") {
+		o.simPatchable = nil
+	}
+	if !cmd.Flags().Changed("patchable-fields") {
+		o.patchable = nil
+	}
+}
+
+// colour: only on a terminal, never with --no-color or NO_COLOR.
+func (o planOpts) colour(cmd *cobra.Command, conn *connFlags) bool {
+	if _, set := conn.lookupEnv("NO_COLOR"); set || o.noColor {
+		return false
+	}
+	return isTerminal(cmd.OutOrStdout())
 }
 
 func (o planOpts) policy() planner.Policy {
@@ -121,27 +135,39 @@ func nonNil(s []string) []string {
 	return out
 }
 
-func runPlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, colour bool) error {
+// prepared is a plan with what it was made from.
+type prepared struct {
+	want     *desired.State
+	live     *tenant.Live
+	res      *planner.Result
+	client   *tenant.Client // writable: apply's; plan uses only its read-only view
+	settings tenant.Settings
+	log      *slog.Logger
+}
+
+// preparePlan loads the desired state, reads the tenant through a read-only client and
+// plans. Nothing is written. A desired state that does not load is printed to stderr and
+// nothing is read from the tenant.
+func preparePlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, pol planner.Policy) (*prepared, error) {
 	ctx := cmd.Context()
-	pol := o.policy()
 	if err := pol.Validate(); err != nil {
-		return err
+		return nil, err
 	}
-	want, err := desired.Load(dir, desired.WithSecretFilesOutside(o.allowOutside), desired.WithSecretKeys(o.secretKeys))
+	want, err := desired.Load(dir, desired.WithSecretFilesOutside(o.allowOutside), desired.WithSecretKeys(pol.SecretKeys))
 	var le *desired.LoadError
 	if errors.As(err, &le) {
 		fmt.Fprintln(cmd.ErrOrStderr(), le.Error())
-		return &exitError{code: 1, err: errors.New("nothing was planned: fix the desired state first")}
+		return nil, &exitError{code: 1, err: errors.New("nothing was planned: fix the desired state first")}
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s, err := conn.settings()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(want.SIM) > 0 && !s.APIVersion.HasSIM() {
-		return fmt.Errorf("the desired state in %s declares %d SIM integrations, which only API versions v2024, v2025 and v1 serve, not %s: set --api-version", dir, len(want.SIM), s.APIVersion)
+		return nil, fmt.Errorf("the desired state in %s declares %d SIM integrations, which only API versions v2024, v2025 and v1 serve, not %s: set --api-version", dir, len(want.SIM), s.APIVersion)
 	}
 	level := slog.LevelWarn
 	if o.verbose {
@@ -150,23 +176,39 @@ func runPlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, colour
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	c, err := tenant.New(s, tenant.WithLogger(log))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ro := c.ReadOnly()
 	live, err := ro.Snapshot(ctx, tenant.SnapshotOptions{SIM: len(want.SIM) > 0 || o.sim})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := planner.Plan(want, live, pol)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if types := res.PutTypes(); len(types) > 0 {
-		pol.TypeSecretKeys = typeSecretKeys(ctx, ro, types, sdim.NewSecretKeySet(o.secretKeys), log)
+		pol.TypeSecretKeys = typeSecretKeys(ctx, ro, types, sdim.NewSecretKeySet(secretKeysOr(pol.SecretKeys)), log)
 		if res, err = planner.Plan(want, live, pol); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return &prepared{want: want, live: live, res: res, client: c, settings: s, log: log}, nil
+}
+
+func secretKeysOr(keys []string) []string {
+	if keys == nil {
+		return sdim.DefaultSecretAttributeKeys()
+	}
+	return keys
+}
+
+func runPlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, colour bool) error {
+	p, err := preparePlan(cmd, conn, dir, o, o.policy())
+	if err != nil {
+		return err
+	}
+	res, s := p.res, p.settings
 	if o.out != "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -229,12 +271,19 @@ func typeSecretKeys(ctx context.Context, c *tenant.Client, types []string, keys 
 	return out
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether v (standard input, output or error) is a terminal: a
+// character device other than /dev/null, which is one too.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
 	if !ok {
 		return false
 	}
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(st, null) {
+		return false
+	}
+	return true
 }
