@@ -21,7 +21,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCmd(), newEmulatorCmd(), newValidateCmd(), newSchemaCmd(), newExportCmd(), newPlanCmd())
+	root.AddCommand(newVersionCmd(), newEmulatorCmd(), newValidateCmd(), newSchemaCmd(), newExportCmd(), newPlanCmd(), newApplyCmd())
 	return root
 }
 

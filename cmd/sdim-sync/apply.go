@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sdim-sync/sdim-sync/internal/applier"
+	"github.com/sdim-sync/sdim-sync/internal/planner"
+)
+
+type applyOpts struct {
+	planOpts
+	planFile    string
+	autoApprove bool
+	concurrency int
+}
+
+func newApplyCmd() *cobra.Command {
+	var o applyOpts
+	cmd := &cobra.Command{
+		Use:   "apply [DIR]",
+		Short: "Make the tenant match the desired state",
+		Long: `Plan as sdim-sync plan does, show the plan, ask for confirmation, then make the changes:
+creates, then updates, then deletes, a few at a time under the client's rate limit. A
+create whose answer is lost is looked up by name before it is tried again, so no name is
+ever created twice; a delete of an object already gone succeeds; a PATCH the tenant
+refuses is sent as a PUT. Afterwards the touched objects are read back and planned
+again: a field the tenant did not keep is reported as not converging.
+
+On a terminal apply asks before writing; without one it needs --auto-approve.
+
+With --plan FILE (saved by plan --out) apply re-reads the desired directory the plan was
+made from and the tenant, and refuses when anything the plan touches has changed since.
+
+Exit codes: 0 every change applied and converged (or nothing to do), 1 otherwise.`,
+		Example: `  sdim-sync apply configs/prod
+  sdim-sync plan configs/prod --out plan.json && sdim-sync apply --plan plan.json
+  sdim-sync apply configs/prod --prune --managed-scope 'ServiceNow*' --auto-approve`,
+		Args: cobra.MaximumNArgs(1),
+	}
+	conn := addConnFlags(cmd)
+	f := cmd.Flags()
+	addPlanFlags(f, &o.planOpts)
+	f.StringVar(&o.planFile, "plan", "", "apply this saved plan (from plan --out) if the tenant has not moved since")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking (required without a terminal)")
+	f.IntVar(&o.concurrency, "concurrency", applier.DefaultConcurrency, "changes run at once within each phase")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if o.concurrency < 1 {
+			return fmt.Errorf("--concurrency %d: want at least 1", o.concurrency)
+		}
+		o.settle(cmd)
+		return runApply(cmd, conn, args, o)
+	}
+	return cmd
+}
+
+func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	pol := o.policy()
+	var saved *planner.Saved
+	if o.planFile != "" {
+		f, err := os.Open(o.planFile)
+		if err != nil {
+			return fmt.Errorf("read the saved plan: %w", err)
+		}
+		saved, err = planner.ReadSaved(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("read the saved plan %s: %w", o.planFile, err)
+		}
+		if len(args) == 1 {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			if abs != saved.Target.DesiredDir {
+				return fmt.Errorf("the saved plan was made from %s, not %s: leave DIR out, or plan again", saved.Target.DesiredDir, abs)
+			}
+		}
+		dir = saved.Target.DesiredDir
+		for _, name := range []string{"prune", "managed-scope", "max-deletes", "patchable-fields", "sim-patchable-fields", "secret-keys"} {
+			if cmd.Flags().Changed(name) {
+				return fmt.Errorf("--%s cannot change a saved plan: the plan's own policy applies; plan again to change it", name)
+			}
+		}
+		pol = saved.Policy
+	}
+	p, err := preparePlan(cmd, conn, dir, o.planOpts, pol)
+	if err != nil {
+		return err
+	}
+	if saved != nil {
+		if err := saved.Check(p.res, p.settings.BaseURL); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("the saved plan %s no longer holds, nothing was written: %w", o.planFile, err)}
+		}
+	}
+	if err := planner.WriteText(stdout, p.res, planner.TextOptions{Color: o.colour(cmd, conn)}); err != nil {
+		return err
+	}
+	if err := p.res.BlockedError(); err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("%w; nothing was written", err)}
+	}
+	todo := p.res.Applicable()
+	if len(todo) == 0 {
+		fmt.Fprintln(stdout, "\nNothing to apply.")
+		return nil
+	}
+	if !o.autoApprove {
+		ok, err := confirm(cmd, len(todo), p.settings.BaseURL)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &exitError{code: 1, err: errors.New("apply cancelled: nothing was written")}
+		}
+	}
+
+	out := &applyOutput{w: stdout, total: len(todo), bar: isTerminal(stderr) && len(todo) >= 20, barW: stderr}
+	fmt.Fprintln(stdout)
+	rep, err := applier.Apply(cmd.Context(), p.client, p.res, applier.Options{
+		Concurrency: o.concurrency,
+		Logger:      p.log,
+		OnResult:    out.line,
+		Desired:     p.want,
+	})
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	out.finish()
+	writeSummary(stdout, rep, cmd.Context().Err() != nil)
+	if err := rep.Err(); err != nil {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// confirm shows what will happen and waits for "yes" on a terminal.
+func confirm(cmd *cobra.Command, n int, tenantURL string) (bool, error) {
+	in := cmd.InOrStdin()
+	if !isTerminal(in) {
+		return false, &exitError{code: 1, err: errors.New("apply needs confirmation and standard input is not a terminal: review the plan and pass --auto-approve")}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "\nApply %d changes to %s? Only 'yes' will be accepted: ", n, tenantURL)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	return strings.TrimSpace(line) == "yes", nil
+}
+
+// applyOutput prints a line per change and, on a terminal, a progress bar for long runs.
+type applyOutput struct {
+	mu    sync.Mutex
+	w     io.Writer
+	barW  io.Writer
+	bar   bool
+	total int
+	done  int
+}
+
+func (a *applyOutput) line(r applier.Result) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.done++
+	if a.bar {
+		fmt.Fprint(a.barW, "\r\033[K")
+	}
+	ch := r.Change
+	mark := "ok  "
+	if r.Outcome == applier.Failed {
+		mark = "FAIL"
+	}
+	id := ""
+	if r.ID != "" {
+		id = " (id " + r.ID + ")"
+	}
+	fmt.Fprintf(a.w, "%s %-6s %s%s in %dms\n", mark, ch.Action, ch.Label(), id, r.Elapsed.Milliseconds())
+	for _, n := range r.Notes {
+		fmt.Fprintf(a.w, "       note: %s\n", n)
+	}
+	if r.Err != nil {
+		fmt.Fprintf(a.w, "       error: %v\n", r.Err)
+	}
+	if a.bar {
+		const width = 30
+		filled := width * a.done / a.total
+		fmt.Fprintf(a.barW, "[%s%s] %d/%d", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), a.done, a.total)
+	}
+}
+
+func (a *applyOutput) finish() {
+	if a.bar {
+		fmt.Fprint(a.barW, "\r\033[K")
+	}
+}
+
+func writeSummary(w io.Writer, rep *applier.Report, cancelled bool) {
+	fmt.Fprintln(w)
+	for _, r := range rep.Results {
+		if r.Outcome == applier.NotStarted {
+			fmt.Fprintf(w, "not started: %s %s\n", r.Change.Action, r.Change.Label())
+		}
+	}
+	for _, c := range rep.NotConverging {
+		fmt.Fprintf(w, "NOT CONVERGING: %s\n", notConverging(c))
+	}
+	if rep.ReadBackErr != nil {
+		fmt.Fprintf(w, "read-back failed: %v\n", rep.ReadBackErr)
+	}
+	state := "Apply complete"
+	switch {
+	case cancelled:
+		state = "Apply cancelled"
+	case rep.Count(applier.Failed) > 0 || rep.Count(applier.NotStarted) > 0:
+		state = "Apply incomplete"
+	}
+	fmt.Fprintf(w, "%s: %d applied, %d failed, %d not started in %s.", state,
+		rep.Count(applier.Applied), rep.Count(applier.Failed), rep.Count(applier.NotStarted), rep.Elapsed.Round(time.Millisecond))
+	if rep.ReadBack && rep.ReadBackErr == nil {
+		if len(rep.NotConverging) == 0 {
+			fmt.Fprint(w, " Read back: the tenant holds what was written.")
+		} else {
+			fmt.Fprintf(w, " Read back: %d objects do not converge.", len(rep.NotConverging))
+		}
+	}
+	fmt.Fprintln(w)
+	if cancelled {
+		fmt.Fprintln(w, "Run apply again to finish: what was applied is planned as in sync.")
+	}
+}
+
+// notConverging says which fields still differ and what usually causes it.
+func notConverging(c planner.Change) string {
+	if c.Action == planner.ActionDelete && len(c.Fields) == 0 {
+		return fmt.Sprintf("%s (id %s) is still in the tenant after its delete", c.Label(), c.ID)
+	}
+	var parts []string
+	for _, f := range c.Fields {
+		parts = append(parts, fmt.Sprintf("%s: tenant has %s, file says %s", f.Pointer, planner.FormatValue(f.Before), planner.FormatValue(f.After)))
+	}
+	return fmt.Sprintf("%s still differs after the apply: %s. The tenant changes or hides these fields: if one is a secret the tenant never returns, add its key to --secret-keys; otherwise list it under options.ignore",
+		c.Label(), strings.Join(parts, "; "))
+}

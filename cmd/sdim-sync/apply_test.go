@@ -1,0 +1,116 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sdim-sync/sdim-sync/internal/tenant"
+)
+
+// TestApplyCommand: without a terminal apply needs --auto-approve; with it, it applies,
+// prints a line per change and a summary, and a second apply has nothing to do.
+func TestApplyCommand(t *testing.T) {
+	e, dir := planEnv(t)
+	t.Setenv("NEW_DESK_PASSWORD", "pw-never-printed")
+	writeFile(t, filepath.Join(dir, "new.yaml"), newIntegration)
+
+	e.ResetCounters()
+	code, out, errOut := runCLI(t, "apply", dir)
+	if code != 1 || !strings.Contains(errOut, "standard input is not a terminal: review the plan and pass --auto-approve") {
+		t.Fatalf("without a terminal: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, `+ create ServiceDeskIntegration "Brand New Desk"`) {
+		t.Errorf("apply did not show the plan first:\n%s", out)
+	}
+	if w := e.Counters().TotalWrites(); w != 0 {
+		t.Errorf("an unconfirmed apply wrote %d times", w)
+	}
+
+	code, out, errOut = runCLI(t, "apply", dir, "--auto-approve")
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{`ok   create ServiceDeskIntegration "Brand New Desk" (id `,
+		"Apply complete: 1 applied, 0 failed, 0 not started", "Read back: the tenant holds what was written."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+errOut, "pw-never-printed") {
+		t.Error("the secret was printed")
+	}
+	code, out, _ = runCLI(t, "apply", dir, "--auto-approve")
+	if code != 0 || !strings.Contains(out, "Nothing to apply.") {
+		t.Errorf("second apply: exit %d\n%s", code, out)
+	}
+}
+
+// TestApplySavedPlan: a saved plan is applied when nothing it touches moved, and refused,
+// naming the object, when something did.
+func TestApplySavedPlan(t *testing.T) {
+	e, dir := planEnv(t)
+	t.Setenv("NEW_DESK_PASSWORD", "pw")
+	writeFile(t, filepath.Join(dir, "new.yaml"), newIntegration)
+	// Drift on a generated integration: a description changed out of band.
+	c := cliClient(t)
+	live, err := c.Snapshot(t.Context(), tenant.SnapshotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := live.ServiceDesk[0]
+	changed := first
+	changed.Description = "edited in the UI"
+	if _, err := c.PutServiceDesk(t.Context(), first.ID, changed); err != nil {
+		t.Fatal(err)
+	}
+	saved := filepath.Join(t.TempDir(), "plan.json")
+	if code, out, errOut := runCLI(t, "plan", dir, "--out", saved); code != 2 {
+		t.Fatalf("plan --out: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "apply", "--plan", saved, "--prune", "--auto-approve"); code != 1 ||
+		!strings.Contains(errOut, "--prune cannot change a saved plan") {
+		t.Errorf("a policy flag with --plan: exit %d: %s", code, errOut)
+	}
+
+	// Someone edits the object again after the plan was made: the plan no longer holds.
+	changed.Description = "edited twice"
+	if _, err := c.PutServiceDesk(t.Context(), first.ID, changed); err != nil {
+		t.Fatal(err)
+	}
+	e.ResetCounters()
+	code, out, errOut := runCLI(t, "apply", "--plan", saved, "--auto-approve")
+	if code != 1 || !strings.Contains(errOut, "no longer holds, nothing was written") || !strings.Contains(errOut, first.Name) {
+		t.Errorf("a stale plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if w := e.Counters().TotalWrites(); w != 0 {
+		t.Errorf("a refused saved plan wrote %d times", w)
+	}
+
+	// Planned again, applied as saved.
+	if code, _, errOut := runCLI(t, "plan", dir, "--out", saved); code != 2 {
+		t.Fatalf("plan --out: exit %d: %s", code, errOut)
+	}
+	code, out, errOut = runCLI(t, "apply", "--plan", saved, "--auto-approve")
+	if code != 0 || !strings.Contains(out, "Apply complete: 2 applied") {
+		t.Errorf("a fresh saved plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, "plan", dir); code != 0 {
+		t.Errorf("after the apply the plan still has changes:\n%s", out)
+	}
+}
+
+// cliClient connects to the tenant planEnv set up, through the same SAIL_* variables.
+func cliClient(t *testing.T) *tenant.Client {
+	t.Helper()
+	s, err := tenant.ConfigFromEnv(os.LookupEnv).Settings(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tenant.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
