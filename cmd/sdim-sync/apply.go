@@ -119,7 +119,8 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 		return nil
 	}
 	if !o.autoApprove {
-		ok, err := confirm(cmd, len(todo), p.settings.BaseURL)
+		in := cmd.InOrStdin()
+		ok, err := confirm(in, stdout, isTerminal(in), len(todo), p.settings.BaseURL)
 		if err != nil {
 			return err
 		}
@@ -147,13 +148,12 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 	return nil
 }
 
-// confirm shows what will happen and waits for "yes" on a terminal.
-func confirm(cmd *cobra.Command, n int, tenantURL string) (bool, error) {
-	in := cmd.InOrStdin()
-	if !isTerminal(in) {
+// confirm asks on a terminal and accepts only "yes".
+func confirm(in io.Reader, out io.Writer, tty bool, n int, tenantURL string) (bool, error) {
+	if !tty {
 		return false, &exitError{code: 1, err: errors.New("apply needs confirmation and standard input is not a terminal: review the plan and pass --auto-approve")}
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "\nApply %d changes to %s? Only 'yes' will be accepted: ", n, tenantURL)
+	fmt.Fprintf(out, "\nApply %d changes to %s? Only 'yes' will be accepted: ", n, tenantURL)
 	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return false, err

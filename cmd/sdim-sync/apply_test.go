@@ -114,3 +114,35 @@ func cliClient(t *testing.T) *tenant.Client {
 	}
 	return c
 }
+
+func TestConfirm(t *testing.T) {
+	tests := []struct {
+		tty   bool
+		input string
+		want  bool
+		err   string
+	}{
+		{tty: true, input: "yes\n", want: true},
+		{tty: true, input: "  yes  \n", want: true},
+		{tty: true, input: "y\n"},
+		{tty: true, input: "YES\n"},
+		{tty: true, input: ""},
+		{tty: false, input: "yes\n", err: "--auto-approve"},
+	}
+	for _, tt := range tests {
+		var out strings.Builder
+		got, err := confirm(strings.NewReader(tt.input), &out, tt.tty, 3, "https://acme.api.identitynow.com")
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: got %v, want an error with %q", tt.input, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q: got %v, %v; want %v", tt.input, got, err, tt.want)
+		}
+		if !strings.Contains(out.String(), "Apply 3 changes to https://acme.api.identitynow.com? Only 'yes' will be accepted") {
+			t.Errorf("prompt: %q", out.String())
+		}
+	}
+}
