@@ -3,10 +3,11 @@ package emulator
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
 )
 
 const jsonPatchType = "application/json-patch+json"
@@ -78,7 +79,7 @@ func applyOps(doc map[string]any, ops []patchOp) (map[string]any, *apiError) {
 	cur := doc
 	for i, op := range ops {
 		exec[i] = op
-		if _, found := lookupPointer(cur, op.Path); !found {
+		if _, found := sdim.Lookup(cur, op.Path); !found {
 			exec[i].Op = "add"
 		}
 		// Apply one at a time so that each existence check sees the previous operations.
@@ -109,37 +110,6 @@ func applyPatch(doc map[string]any, ops []patchOp) (map[string]any, error) {
 		return nil, fmt.Errorf("the result is %s, not an object", jsonType(v))
 	}
 	return m, nil
-}
-
-// lookupPointer resolves an RFC 6901 pointer in a decoded document.
-func lookupPointer(doc any, ptr string) (any, bool) {
-	if ptr == "" {
-		return doc, true
-	}
-	if !strings.HasPrefix(ptr, "/") {
-		return nil, false
-	}
-	cur := doc
-	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		switch t := cur.(type) {
-		case map[string]any:
-			v, ok := t[tok]
-			if !ok {
-				return nil, false
-			}
-			cur = v
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(t) {
-				return nil, false
-			}
-			cur = t[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 func (e *Emulator) patch(w http.ResponseWriter, r *http.Request, k kindOps, ops []patchOp, allowed []string) {
