@@ -1,6 +1,7 @@
 package sdim
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -84,7 +85,7 @@ func (s Secret) Format(f fmt.State, verb rune) {
 
 // MarshalJSON implements json.Marshaler: the redacted text, as a JSON string.
 func (s Secret) MarshalJSON() ([]byte, error) {
-	return fmt.Appendf(nil, "%q", s.Redacted()), nil
+	return json.Marshal(s.Redacted())
 }
 
 // MarshalText implements encoding.TextMarshaler.

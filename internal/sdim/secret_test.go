@@ -84,6 +84,10 @@ func TestSecretNeverRenders(t *testing.T) {
 	if !s.Equal(NewSecret(hunter, "file:x")) || s.Equal(NewSecret("other", "env:SNOW_PASSWORD")) {
 		t.Errorf("Equal compares values, not sources")
 	}
+	odd := NewSecret(hunter, "file:dir/\x01name")
+	if b, err := json.Marshal(map[string]any{"v": odd}); err != nil || !json.Valid(b) {
+		t.Errorf("a source with a control character makes invalid JSON: %s, %v", b, err)
+	}
 	if got := (Secret{}).String(); got != "(sensitive)" {
 		t.Errorf("zero Secret renders %q", got)
 	}
