@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -120,7 +121,7 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 	}
 	if !o.autoApprove {
 		in := cmd.InOrStdin()
-		ok, err := confirm(in, stdout, isTerminal(in), len(todo), p.settings.BaseURL)
+		ok, err := confirm(cmd.Context(), in, stdout, isTerminal(in), len(todo), p.settings.BaseURL)
 		if err != nil {
 			return err
 		}
@@ -148,17 +149,31 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 	return nil
 }
 
-// confirm asks on a terminal and accepts only "yes".
-func confirm(in io.Reader, out io.Writer, tty bool, n int, tenantURL string) (bool, error) {
+// confirm asks on a terminal and accepts only "yes". Cancelling ctx (Ctrl-C) answers no.
+func confirm(ctx context.Context, in io.Reader, out io.Writer, tty bool, n int, tenantURL string) (bool, error) {
 	if !tty {
 		return false, &exitError{code: 1, err: errors.New("apply needs confirmation and standard input is not a terminal: review the plan and pass --auto-approve")}
 	}
 	fmt.Fprintf(out, "\nApply %d changes to %s? Only 'yes' will be accepted: ", n, tenantURL)
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, err
+	type answer struct {
+		line string
+		err  error
 	}
-	return strings.TrimSpace(line) == "yes", nil
+	got := make(chan answer, 1) // the reader may outlive the question; it must not block
+	go func() {
+		line, err := bufio.NewReader(in).ReadString('\n')
+		got <- answer{line, err}
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out)
+		return false, nil
+	case a := <-got:
+		if a.err != nil && !errors.Is(a.err, io.EOF) {
+			return false, a.err
+		}
+		return strings.TrimSpace(a.line) == "yes", nil
+	}
 }
 
 // applyOutput prints a line per change and, on a terminal, a progress bar for long runs.

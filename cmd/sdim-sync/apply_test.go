@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,7 +133,7 @@ func TestConfirm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out strings.Builder
-		got, err := confirm(strings.NewReader(tt.input), &out, tt.tty, 3, "https://acme.api.identitynow.com")
+		got, err := confirm(t.Context(), strings.NewReader(tt.input), &out, tt.tty, 3, "https://acme.api.identitynow.com")
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("%q: got %v, want an error with %q", tt.input, err, tt.err)
@@ -144,5 +146,18 @@ func TestConfirm(t *testing.T) {
 		if !strings.Contains(out.String(), "Apply 3 changes to https://acme.api.identitynow.com? Only 'yes' will be accepted") {
 			t.Errorf("prompt: %q", out.String())
 		}
+	}
+}
+
+// TestConfirmCancelled: Ctrl-C at the prompt answers no at once, without waiting for a line.
+func TestConfirmCancelled(t *testing.T) {
+	r, w := io.Pipe() // a reader that never answers
+	defer w.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var out strings.Builder
+	ok, err := confirm(ctx, r, &out, true, 1, "https://x")
+	if ok || err != nil {
+		t.Errorf("got %v, %v; want no, without an error", ok, err)
 	}
 }

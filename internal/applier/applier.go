@@ -277,6 +277,9 @@ func (x *runner) runPhase(ctx, callCtx context.Context, idx []int, rep *Report) 
 	for range min(x.o.Concurrency, len(idx)) {
 		wg.Go(func() {
 			for i := range next {
+				if ctx.Err() != nil { // handed over as the cancellation came: not started
+					continue
+				}
 				res := x.run(callCtx, rep.Results[i].Change)
 				rep.Results[i] = res
 				x.report(res)
@@ -285,6 +288,9 @@ func (x *runner) runPhase(ctx, callCtx context.Context, idx []int, rep *Report) 
 	}
 feed:
 	for _, i := range idx {
+		if ctx.Err() != nil { // select picks at random among ready cases: look first
+			break
+		}
 		select {
 		case <-ctx.Done():
 			break feed

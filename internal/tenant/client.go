@@ -27,7 +27,8 @@ type Hooks struct {
 	// Request is called once per HTTP exchange with the route pattern (ids replaced by
 	// {id}) and the status; status 0 means no answer came.
 	Request func(method, route string, status int, elapsed time.Duration)
-	// Retry is called before each retry with why: "429", "5xx", "network" or "401".
+	// Retry is called before each retry with why: "429", "5xx", "network", "401" or
+	// "token" (the token endpoint failed).
 	Retry func(method, route, reason string)
 	// RateLimitWait is called after a wait: source "client" for the client's own limiter,
 	// "server" for a Retry-After the tenant asked for.
@@ -100,21 +101,34 @@ func New(s Settings, opts ...Option) (*Client, error) {
 	if s.UserAgent == "" {
 		s.UserAgent = "sdim-sync/dev"
 	}
-	if s.RateBurst <= 0 {
-		s.RateBurst = 1
-	}
 	hc := &http.Client{Transport: o.transport}
 	sh := &shared{
 		s:       s,
 		http:    hc,
 		tokens:  newTokenCache(s, hc, o.now),
-		limiter: rate.NewLimiter(rate.Limit(float64(s.RateLimit)/s.RateWindow.Seconds()), s.RateBurst),
+		limiter: newLimiter(s),
 		log:     o.logger,
 		hooks:   o.hooks,
 		now:     o.now,
 		jitter:  o.jitter,
 	}
 	return &Client{shared: sh}, nil
+}
+
+// newLimiter paces requests so that no window of RateWindow holds more than RateLimit of
+// them, whatever the window's start: a bucket of RateBurst tokens refilled at
+// (RateLimit - RateBurst) per window, since a full bucket plus a window's refill is the
+// most that window can see.
+func newLimiter(s Settings) *rate.Limiter {
+	burst := s.RateBurst
+	if burst < 1 || burst >= s.RateLimit {
+		burst = 1
+	}
+	perWindow := s.RateLimit - burst
+	if perWindow < 1 { // a limit of 1: one request per window
+		perWindow = 1
+	}
+	return rate.NewLimiter(rate.Limit(float64(perWindow)/s.RateWindow.Seconds()), burst)
 }
 
 // ReadOnly returns a client sharing c's token, limiter and hooks that refuses every write
@@ -169,7 +183,15 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		if err != nil {
 			if retryableTokenError(err) && retries < c.s.MaxRetries && ctx.Err() == nil {
 				retries++
-				if err := c.backoff(ctx, r, "network", retries, err); err != nil {
+				var wait time.Duration
+				if te := (*TokenError)(nil); errors.As(err, &te) {
+					wait = te.RetryAfter
+				}
+				if wait > c.s.MaxRetryAfter {
+					return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path,
+						Err: fmt.Errorf("%w: %w: asked to wait %s, the ceiling is %s", err, ErrRetryAfterTooLong, wait, c.s.MaxRetryAfter)}
+				}
+				if err := c.backoffAtLeast(ctx, r, "token", retries, err, wait); err != nil {
 					return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path, Err: err}
 				}
 				continue
@@ -178,10 +200,12 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		}
 		resp, err := c.send(ctx, r, tok)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path, Err: ctx.Err()}
-			}
 			notSent := isDialError(err)
+			if ctx.Err() != nil {
+				// Cut off by the caller: a POST already on its way may have been made.
+				return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path,
+					Ambiguous: r.method == http.MethodPost && !notSent, Err: ctx.Err()}
+			}
 			if (r.method != http.MethodPost || notSent) && retries < c.s.MaxRetries {
 				retries++
 				if err := c.backoff(ctx, r, "network", retries, err); err != nil {
@@ -341,7 +365,13 @@ func (c *Client) backoffDelay(n int) time.Duration {
 }
 
 func (c *Client) backoff(ctx context.Context, r *request, reason string, n int, cause error) error {
-	d := c.backoffDelay(n)
+	return c.backoffAtLeast(ctx, r, reason, n, cause, 0)
+}
+
+// backoffAtLeast waits the backoff of retry n, or atLeast when that is longer (a
+// Retry-After the answer carried).
+func (c *Client) backoffAtLeast(ctx context.Context, r *request, reason string, n int, cause error, atLeast time.Duration) error {
+	d := max(c.backoffDelay(n), atLeast)
 	c.retryHook(r, reason)
 	c.log.Warn("retrying tenant request", "op", r.op, "method", r.method, "route", r.route,
 		"reason", reason, "error", cause.Error(), "retry", n, "of", c.s.MaxRetries, "wait", d)
