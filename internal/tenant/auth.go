@@ -100,7 +100,9 @@ type TokenError struct {
 	URL    string
 	Status int // 0 when the token endpoint did not answer
 	Code   string
-	Err    error
+	// RetryAfter is the wait a 429 or 503 of the token endpoint asked for.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *TokenError) Error() string {
@@ -124,6 +126,7 @@ func tokenError(url string, err error) error {
 		te := &TokenError{URL: url, Code: re.ErrorCode, Err: errors.New("token request refused")}
 		if re.Response != nil {
 			te.Status = re.Response.StatusCode
+			te.RetryAfter, _ = parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
 		}
 		return te
 	}

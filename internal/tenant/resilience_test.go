@@ -3,6 +3,7 @@ package tenant_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -327,12 +328,12 @@ func TestReadOnlyClientNeverWrites(t *testing.T) {
 	}
 }
 
-// TestClientRateLimitIsShared: eight goroutines share one limiter set under the tenant's
+// TestClientRateLimitIsShared: eight goroutines share one limiter set to the tenant's own
 // limit, and the tenant never answers 429.
 func TestClientRateLimitIsShared(t *testing.T) {
 	env := startEmulator(t, emulator.Config{RateLimit: 10, RateWindow: time.Second})
 	s := env.settings(t, sdim.V3)
-	s.RateLimit, s.RateWindow, s.RateBurst = 9, time.Second, 5
+	s.RateLimit, s.RateWindow, s.RateBurst = 10, time.Second, 1
 	var h hookLog
 	c := env.client(t, s, tenant.WithHooks(h.hooks()))
 	var wg sync.WaitGroup
@@ -353,7 +354,7 @@ func TestClientRateLimitIsShared(t *testing.T) {
 		t.Errorf("the tenant answered %d 429s", cnt.Responses["429"])
 	}
 	if h.waits["client"] <= 0 {
-		t.Errorf("24 requests at 9/s with a burst of 5 never waited: %v", h.waits)
+		t.Errorf("24 requests at 10 a second never waited: %v", h.waits)
 	}
 }
 
@@ -410,5 +411,45 @@ func TestTimeouts(t *testing.T) {
 		if ua := r.header.Get("User-Agent"); r.path != emulator.TokenPath && !strings.HasPrefix(ua, "sdim-sync/") {
 			t.Errorf("%s %s sent User-Agent %q", r.method, r.path, ua)
 		}
+	}
+}
+
+// tokenThrottle answers the first token request 429 with Retry-After: 1, as a busy token
+// endpoint would; the emulator's faults leave its token endpoint alone.
+type tokenThrottle struct {
+	base http.RoundTripper
+	done atomic.Bool
+}
+
+func (tt *tokenThrottle) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path == emulator.TokenPath && tt.done.CompareAndSwap(false, true) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return &http.Response{StatusCode: http.StatusTooManyRequests, Status: "429 Too Many Requests",
+			Header: http.Header{"Retry-After": {"1"}, "Content-Type": {"application/json"}},
+			Body:   io.NopCloser(strings.NewReader(`{"error":"slow down"}`)), Request: req}, nil
+	}
+	return tt.base.RoundTrip(req)
+}
+
+// TestTokenEndpointRetryAfter: a 429 from the token endpoint is waited as told.
+func TestTokenEndpointRetryAfter(t *testing.T) {
+	env := startEmulator(t, emulator.Config{})
+	var h hookLog
+	c, err := tenant.New(env.settings(t, sdim.V3), tenant.WithTransport(&tokenThrottle{base: env.srv.Client().Transport}),
+		tenant.WithHooks(h.hooks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := c.GetStatusCheck(t.Context()); err != nil {
+		t.Fatalf("after a throttled token request: %v", err)
+	}
+	if waited := time.Since(start); waited < time.Second {
+		t.Errorf("waited %s, less than the token endpoint's Retry-After of 1 s", waited)
+	}
+	if h.retry("token") != 1 {
+		t.Errorf("retries %v", h.retries)
 	}
 }

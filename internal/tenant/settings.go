@@ -29,7 +29,7 @@ const (
 	// requests per client and API version per 10 seconds.
 	DefaultRateLimit  = 95
 	DefaultRateWindow = 10 * time.Second
-	DefaultRateBurst  = 10
+	DefaultRateBurst  = 1
 )
 
 // Config is one layer of connection settings as a user writes them: the `tenant` section of
@@ -108,10 +108,13 @@ type Settings struct {
 	MaxRetryAfter  time.Duration // a longer Retry-After is an error, not a wait
 	// MaxRateLimitRetries bounds how many 429 answers one call waits out.
 	MaxRateLimitRetries int
-	RateLimit           int           // client-side limit: requests per RateWindow
-	RateWindow          time.Duration //
-	RateBurst           int           // requests that may go at once before the limit paces them
-	UserAgent           string        // sdim-sync/<version>
+	// RateLimit is the client-side limit: no RateWindow holds more requests than this.
+	RateLimit  int
+	RateWindow time.Duration
+	// RateBurst is how many requests may go at once; the steady pace is then
+	// (RateLimit - RateBurst) per RateWindow, so that the limit holds in every window.
+	RateBurst int
+	UserAgent string // sdim-sync/<version>
 }
 
 // Settings validates c, fills in the defaults and reads the client secret file (through
