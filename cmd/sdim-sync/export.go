@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -97,22 +98,46 @@ func writeExport(w io.Writer, live *tenant.Live, from string) error {
 	fmt.Fprintln(w, "# before applying, or a PUT will clear it.")
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
+	encode := func(doc exportDoc) error {
+		var n yaml.Node
+		if err := n.Encode(doc); err != nil {
+			return err
+		}
+		literal(&n)
+		return enc.Encode(&n)
+	}
 	for _, o := range live.ServiceDesk {
-		if err := enc.Encode(exportDoc{Kind: sdim.KindServiceDesk, Name: o.Name, Spec: exportServiceDesk(o)}); err != nil {
+		if err := encode(exportDoc{Kind: sdim.KindServiceDesk, Name: o.Name, Spec: exportServiceDesk(o)}); err != nil {
 			return fmt.Errorf("export %q: %w", o.Name, err)
 		}
 	}
 	if live.StatusCheck != nil {
-		if err := enc.Encode(exportDoc{Kind: sdim.KindStatusCheck, Spec: statusCheckSpec(*live.StatusCheck)}); err != nil {
+		if err := encode(exportDoc{Kind: sdim.KindStatusCheck, Spec: statusCheckSpec(*live.StatusCheck)}); err != nil {
 			return fmt.Errorf("export the status-check configuration: %w", err)
 		}
 	}
 	for _, o := range live.SIM {
-		if err := enc.Encode(exportDoc{Kind: sdim.KindSIM, Name: o.Name, Spec: exportSIM(o)}); err != nil {
+		if err := encode(exportDoc{Kind: sdim.KindSIM, Name: o.Name, Spec: exportSIM(o)}); err != nil {
 			return fmt.Errorf("export SIM %q: %w", o.Name, err)
 		}
 	}
 	return enc.Close()
+}
+
+// literal makes every string of n load back as exactly the tenant's text: "${" becomes
+// "$${" (or the loader would read a secret reference, and resolve it from sdim-sync's own
+// environment), and "<<" is quoted (or YAML would read a merge key).
+func literal(n *yaml.Node) {
+	switch {
+	case n.Kind != yaml.ScalarNode:
+	case n.Value == "<<": // the encoder tags the text "<<" as a merge key
+		n.Tag, n.Style = "!!str", yaml.DoubleQuotedStyle
+	case n.Tag == "!!str" && strings.Contains(n.Value, "${"):
+		n.Value = strings.ReplaceAll(n.Value, "${", "$${")
+	}
+	for _, c := range n.Content {
+		literal(c)
+	}
 }
 
 // serviceDeskSpec is a service desk integration's spec: the writable fields but its name,

@@ -127,3 +127,49 @@ func TestExportSettingErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestExportKeepsTextLiteral: tenant text that looks like a secret reference, an escape or
+// a merge key is exported so that it loads back as the same text, and never resolves
+// anything from sdim-sync's own environment.
+func TestExportKeepsTextLiteral(t *testing.T) {
+	e, url := startCLITenant(t, 0)
+	t.Setenv("SAIL_BASE_URL", url)
+	t.Setenv("SAIL_CLIENT_ID", emulator.DemoClientID)
+	t.Setenv("SAIL_CLIENT_SECRET", emulator.DemoClientSecret)
+	odd := map[string]any{
+		"note":   "${env:SAIL_CLIENT_SECRET}",
+		"escape": "$${x} and ${file:secret}",
+		"merge":  "<<",
+		"url":    "https://t.example.com/${ticket}",
+	}
+	err := e.Seed(emulator.State{FormatVersion: emulator.StateFormatVersion, ServiceDeskIntegrations: []map[string]any{{
+		"name": "Odd ${name}", "description": "uses ${x}", "type": "ServiceNowSDIM", "attributes": odd,
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if code, _, errOut := runCLI(t, "export", "--out", filepath.Join(dir, "live.yaml")); code != 0 {
+		t.Fatalf("export: %s", errOut)
+	}
+	state, err := desired.Load(dir, desired.WithLookupEnv(func(k string) (string, bool) {
+		t.Errorf("the export made the loader look up %s", k)
+		return "", false
+	}))
+	if err != nil {
+		t.Fatalf("the export does not load: %v", err)
+	}
+	got := state.ServiceDesk[0]
+	if got.Name != "Odd ${name}" || got.Spec.Description != "uses ${x}" {
+		t.Errorf("name %q, description %q", got.Name, got.Spec.Description)
+	}
+	for k, want := range odd {
+		if v := got.Spec.Attributes[k]; v != want {
+			t.Errorf("attributes.%s loads as %#v, want %q", k, v, want)
+		}
+	}
+	// And a plan of it against the tenant it came from has nothing to do.
+	if code, out, errOut := runCLI(t, "plan", dir); code != 0 {
+		t.Errorf("plan of the export: exit %d\n%s%s", code, out, errOut)
+	}
+}
