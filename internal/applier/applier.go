@@ -388,7 +388,7 @@ func apply[T any](ctx context.Context, k kindCalls[T], ch planner.Change, obj *T
 		for i, op := range ch.Patch {
 			ops[i] = tenant.Replace(op.Path, op.Value)
 		}
-		_, note, err := patchOrPut(ctx, k, ch.ID, ch.Name, ops, *obj)
+		_, note, err := patchOrPut(ctx, k, ch.ID, ch.Name, ops, *obj, ch.NoPutFallback)
 		var notes []string
 		if note != "" {
 			notes = []string{note}

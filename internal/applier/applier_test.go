@@ -265,7 +265,7 @@ kind: ServiceDeskIntegration
 name: Ruled desk
 spec:
   type: ServiceNowSDIM
-  attributes: {url: "https://ruled.example.com"}
+  attributes: {url: "https://ruled.example.com", password: "${env:SNOW_PASSWORD}"}
   beforeProvisioningRule: {id: 2c918085708c274401708c2a8a760001}
 `)
 	res := plan(t, e, want, planner.DefaultPolicy())
@@ -317,6 +317,42 @@ spec:
 		t.Errorf("delete notes: %q, %q", notes[extra1.Name], notes[extra2.Name])
 	}
 	converged(t, e, want, pol)
+}
+
+// TestPatchFallbackRefusedWhenPutWouldClear: when a PUT in place of a refused PATCH would
+// clear a secret the file does not declare, apply fails the change instead, as the plan
+// warned, and the tenant keeps its password.
+func TestPatchFallbackRefusedWhenPutWouldClear(t *testing.T) {
+	e := newEnv(t, emulator.Config{PatchablePaths: []string{"/nothing"}}, nil)
+	rule := sdim.Reference{Type: sdim.RefRule, ID: "2c918085708c274401708c2a8a760009"}
+	if _, err := e.c.CreateServiceDesk(t.Context(), sdim.ServiceDeskIntegration{Name: "Bare desk", Description: "d", Type: "ServiceNowSDIM",
+		Attributes: map[string]any{"url": "https://bare.example.com", "password": sdim.NewSecret("kept", "test")}, BeforeProvisioningRule: &rule}); err != nil {
+		t.Fatal(err)
+	}
+	want := writeDesired(t, 0, `---
+kind: ServiceDeskIntegration
+name: Bare desk
+spec:
+  description: d
+  type: ServiceNowSDIM
+  attributes: {url: "https://bare.example.com"}
+  beforeProvisioningRule: {id: 2c918085708c274401708c2a8a760001}
+`)
+	res := plan(t, e, want, planner.DefaultPolicy())
+	if res.Counts.Patch != 1 || !strings.Contains(strings.Join(res.Changes[0].Warnings, " "), "apply will not send a PUT instead") {
+		t.Fatalf("plan: %+v %q", res.Counts, res.Changes[0].Warnings)
+	}
+	e.emu.ResetCounters()
+	rep, err := applier.Apply(t.Context(), e.c, res, applier.Options{Desired: want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Count(applier.Failed) != 1 || !strings.Contains(rep.Err().Error(), "a PUT in its place was not sent") {
+		t.Errorf("got %v", rep.Err())
+	}
+	if n := e.emu.Counters().Requests["PUT "+sdim.V3.ServiceDeskPath()+"/{id}"]; n != 0 {
+		t.Errorf("%d PUTs sent", n)
+	}
 }
 
 func withRule(o sdim.ServiceDeskIntegration, r sdim.Reference) sdim.ServiceDeskIntegration {

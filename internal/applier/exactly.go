@@ -99,14 +99,18 @@ func deleteOnce[T any](ctx context.Context, k kindCalls[T], id, name string) (st
 }
 
 // patchOrPut applies ops; when the tenant refuses the PATCH (403: the field is not
-// patchable there), it sends the whole object instead and says so.
-func patchOrPut[T any](ctx context.Context, k kindCalls[T], id, name string, ops []tenant.PatchOp, whole T) (*T, string, error) {
+// patchable there), it sends the whole object instead and says so, unless noPut: the plan
+// found that a PUT would drop or clear what the file does not declare.
+func patchOrPut[T any](ctx context.Context, k kindCalls[T], id, name string, ops []tenant.PatchOp, whole T, noPut bool) (*T, string, error) {
 	got, err := k.patch(ctx, id, name, ops)
 	if err == nil {
 		return got, "", nil
 	}
 	if tenant.StatusCode(err) != http.StatusForbidden {
 		return nil, "", err
+	}
+	if noPut {
+		return nil, "", fmt.Errorf("%w; a PUT in its place was not sent, as the plan warned: it would drop attributes or clear secrets the file does not declare", err)
 	}
 	got, perr := k.put(ctx, id, whole)
 	if perr != nil {

@@ -180,6 +180,10 @@ type Change struct {
 	// LiveModified is the live object's modified timestamp when planned: a saved plan is
 	// refused at apply time when it moved.
 	LiveModified string `json:"liveModified,omitempty"`
+	// NoPutFallback is set on a patch whose object, sent as a PUT, would drop attributes
+	// or could clear secrets: if the tenant refuses the PATCH, the applier fails it rather
+	// than send the PUT. Warnings say why.
+	NoPutFallback bool `json:"-"`
 
 	// The object a create or put sends (one of them, by Kind); on a patch, the object a put
 	// sends if the tenant refuses the PATCH. They hold secrets and are never encoded: a
@@ -264,12 +268,13 @@ func (r *Result) BlockedError() error {
 	return fmt.Errorf("the plan is blocked: %s", strings.Join(r.Blocked, "; "))
 }
 
-// PutTypes lists the service desk integration types of the planned puts, sorted: the
-// types whose templates can tell which secrets a put would clear.
+// PutTypes lists the service desk integration types of the planned puts and patches (a
+// patch the tenant refuses may become a put), sorted: the types whose templates can tell
+// which secrets a put would clear.
 func (r *Result) PutTypes() []string {
 	var out []string
 	for _, c := range r.Changes {
-		if c.Action == ActionPut && c.ServiceDesk != nil && c.ServiceDesk.Type != "" {
+		if (c.Action == ActionPut || c.Action == ActionPatch) && c.ServiceDesk != nil && c.ServiceDesk.Type != "" {
 			out = append(out, c.ServiceDesk.Type)
 		}
 	}
@@ -501,6 +506,22 @@ func (p *planner) update(kind sdim.Kind, w *wantObj, l *liveObj) {
 	}
 	if ops, ok := patchOps(diffs, w.canon, p.pol.patchable(kind)); ok {
 		c.Action, c.Patch = ActionPatch, ops
+		// A PUT in its place would drop or clear what a reader of this patch does not
+		// expect: then the applier must not fall back to one.
+		drops := dropped(w.canon, l.canon, ignore)
+		secrets := p.secretWarnings(kind, w)
+		if len(drops) > 0 || len(secrets) > 0 {
+			c.NoPutFallback = true
+			why := make([]string, 0, 2)
+			if len(drops) > 0 {
+				why = append(why, "it would drop the attributes "+strings.Join(drops, ", ")+" the file does not declare")
+			}
+			if len(secrets) > 0 {
+				why = append(why, "it could clear secrets the tenant never shows")
+			}
+			c.Warnings = append(c.Warnings, fmt.Sprintf("if the tenant refuses this PATCH (403), apply will not send a PUT instead: %s; declare them in the file, or leave %s out of --patchable-fields so that the plan shows the put",
+				strings.Join(why, " and "), strings.Join(patchPaths(ops), ", ")))
+		}
 		p.add(c)
 		return
 	}
@@ -533,6 +554,14 @@ func patchOps(diffs []sdim.FieldDiff, want map[string]any, patchable []string) (
 		ops = append(ops, PatchOp{Op: "replace", Path: f, Value: v})
 	}
 	return ops, true
+}
+
+func patchPaths(ops []PatchOp) []string {
+	out := make([]string, len(ops))
+	for i, op := range ops {
+		out[i] = op.Path
+	}
+	return out
 }
 
 // under returns the patchable field ptr is at or below.
