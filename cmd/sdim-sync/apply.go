@@ -92,12 +92,14 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 			}
 		}
 		dir = saved.Target.DesiredDir
-		for _, name := range []string{"prune", "managed-scope", "max-deletes", "patchable-fields", "sim-patchable-fields", "secret-keys"} {
+		for _, name := range []string{"prune", "managed-scope", "max-deletes", "patchable-fields", "sim-patchable-fields", "secret-keys",
+			"sim", "allow-secret-files-outside"} {
 			if cmd.Flags().Changed(name) {
-				return fmt.Errorf("--%s cannot change a saved plan: the plan's own policy applies; plan again to change it", name)
+				return fmt.Errorf("--%s cannot change a saved plan: the plan's own settings apply; plan again to change them", name)
 			}
 		}
 		pol = saved.Policy
+		o.sim, o.allowOutside = saved.Target.ReadSIM, saved.Target.SecretFilesOutside
 	}
 	p, err := preparePlan(cmd, conn, dir, o.planOpts, pol)
 	if err != nil {

@@ -161,3 +161,25 @@ func TestConfirmCancelled(t *testing.T) {
 		t.Errorf("got %v, %v; want no, without an error", ok, err)
 	}
 }
+
+// TestApplySavedPlanKeepsReadSettings: what a plan read (--sim) is saved with it and used
+// again by apply --plan; the flag itself is refused there.
+func TestApplySavedPlanKeepsReadSettings(t *testing.T) {
+	_, dir := planEnv(t)
+	saved := filepath.Join(t.TempDir(), "plan.json")
+	if code, out, errOut := runCLI(t, "plan", dir, "--api-version", "v2025", "--sim", "--out", saved); code != 0 {
+		t.Fatalf("plan --sim --out: exit %d\n%s\n%s", code, out, errOut)
+	}
+	data, err := os.ReadFile(saved)
+	if err != nil || !strings.Contains(string(data), `"readSIM": true`) {
+		t.Fatalf("the saved plan does not record --sim: %v\n%s", err, data)
+	}
+	if code, _, errOut := runCLI(t, "apply", "--plan", saved, "--api-version", "v2025", "--sim", "--auto-approve"); code != 1 ||
+		!strings.Contains(errOut, "--sim cannot change a saved plan") {
+		t.Errorf("--sim with --plan: exit %d: %s", code, errOut)
+	}
+	if code, out, errOut := runCLI(t, "apply", "--plan", saved, "--api-version", "v2025", "--auto-approve"); code != 0 ||
+		!strings.Contains(out, "Nothing to apply.") {
+		t.Errorf("apply --plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

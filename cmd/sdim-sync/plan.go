@@ -215,7 +215,8 @@ func runPlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, colour
 			return fmt.Errorf("save the plan: %w", err)
 		}
 		var buf bytes.Buffer
-		if err := planner.WriteSaved(&buf, res, planner.Target{TenantURL: s.BaseURL, DesiredDir: abs, CreatedAt: time.Now()}); err != nil {
+		if err := planner.WriteSaved(&buf, res, planner.Target{TenantURL: s.BaseURL, DesiredDir: abs, CreatedAt: time.Now(),
+			ReadSIM: o.sim, SecretFilesOutside: o.allowOutside}); err != nil {
 			return err
 		}
 		if err := writeFileAtomic(o.out, buf.Bytes()); err != nil {

@@ -27,6 +27,12 @@ type Target struct {
 	DesiredDir string
 	// CreatedAt is when the plan was made.
 	CreatedAt time.Time
+	// ReadSIM says the plan read the SIM integrations although no file declares one
+	// (plan --sim); apply --plan reads them again.
+	ReadSIM bool
+	// SecretFilesOutside says ${file:PATH} could name files outside the desired directory
+	// (plan --allow-secret-files-outside); apply --plan loads the directory the same way.
+	SecretFilesOutside bool
 }
 
 type savedInfo struct {
@@ -34,6 +40,9 @@ type savedInfo struct {
 	DesiredDir string `json:"desiredDir"`
 	CreatedAt  string `json:"createdAt"`
 	Policy     Policy `json:"policy"`
+
+	ReadSIM            bool `json:"readSIM,omitempty"`
+	SecretFilesOutside bool `json:"allowSecretFilesOutside,omitempty"`
 }
 
 // WriteSaved writes r as a saved plan for target.
@@ -50,7 +59,8 @@ func WriteSaved(w io.Writer, r *Result, target Target) error {
 		pol.SecretKeys = sdim.DefaultSecretAttributeKeys()
 	}
 	p.Saved = &savedInfo{TenantURL: target.TenantURL, DesiredDir: target.DesiredDir,
-		CreatedAt: target.CreatedAt.UTC().Format(time.RFC3339), Policy: pol}
+		CreatedAt: target.CreatedAt.UTC().Format(time.RFC3339), Policy: pol,
+		ReadSIM: target.ReadSIM, SecretFilesOutside: target.SecretFilesOutside}
 	return writeIndented(w, p)
 }
 
@@ -95,7 +105,8 @@ func ReadSaved(r io.Reader) (*Saved, error) {
 		return nil, fmt.Errorf("read the saved plan: createdAt: %w", err)
 	}
 	return &Saved{
-		Target:     Target{TenantURL: p.Saved.TenantURL, DesiredDir: p.Saved.DesiredDir, CreatedAt: created},
+		Target: Target{TenantURL: p.Saved.TenantURL, DesiredDir: p.Saved.DesiredDir, CreatedAt: created,
+			ReadSIM: p.Saved.ReadSIM, SecretFilesOutside: p.Saved.SecretFilesOutside},
 		Policy:     p.Saved.Policy,
 		APIVersion: p.APIVersion,
 		Changes:    p.Changes,
