@@ -138,9 +138,6 @@ func (c *Client) ReadOnly() *Client { return &Client{shared: c.shared, readOnly:
 // IsReadOnly reports whether c refuses writes.
 func (c *Client) IsReadOnly() bool { return c.readOnly }
 
-// Settings returns the settings the client was made with.
-func (c *Client) Settings() Settings { return c.s }
-
 // request is one call of the API.
 type request struct {
 	op, object   string // for errors: "get service desk integration", its name or id
