@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -92,4 +93,13 @@ func (o *connFlags) settings() (tenant.Settings, error) {
 	}
 	s.UserAgent = "sdim-sync/" + version
 	return s, nil
+}
+
+// cliLogger logs warnings (retries, rate-limit waits) to w, and with verbose every request.
+func cliLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

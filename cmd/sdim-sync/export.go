@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,11 +50,7 @@ without them would clear them.`,
 		if err != nil {
 			return err
 		}
-		level := slog.LevelWarn
-		if o.verbose {
-			level = slog.LevelDebug
-		}
-		log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+		log := cliLogger(cmd.ErrOrStderr(), o.verbose)
 		c, err := tenant.New(s, tenant.WithLogger(log))
 		if err != nil {
 			return err

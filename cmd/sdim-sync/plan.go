@@ -169,11 +169,7 @@ func preparePlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, po
 	if len(want.SIM) > 0 && !s.APIVersion.HasSIM() {
 		return nil, fmt.Errorf("the desired state in %s declares %d SIM integrations, which only API versions v2024, v2025 and v1 serve, not %s: set --api-version", dir, len(want.SIM), s.APIVersion)
 	}
-	level := slog.LevelWarn
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	log := cliLogger(cmd.ErrOrStderr(), o.verbose)
 	c, err := tenant.New(s, tenant.WithLogger(log))
 	if err != nil {
 		return nil, err
