@@ -523,5 +523,40 @@ func checkPointer(p string, kind sdim.Kind) string {
 		}
 		return fmt.Sprintf("%q points at no field of a %s spec: the pointer starts at the spec, as in /attributes/lastSyncDate", p, kind)
 	}
+	return checkPointerDepth(p, kind, first)
+}
+
+// checkPointerDepth refuses the pointers that would ignore less than they seem to: the
+// comparison treats references, lists, scalars and the provisioning settings as wholes,
+// and only the open maps (attributes, and a SIM integration's statusMap and request) key
+// by key. A pointer inside a whole could never be honoured, and the field would drift for
+// ever.
+func checkPointerDepth(p string, kind sdim.Kind, first string) string {
+	toks := strings.Split(p[1:], "/")
+	switch {
+	case kind == sdim.KindServiceDesk && first == "cluster":
+		return fmt.Sprintf("%q: cluster is compared as clusterRef, its successor: ignore /clusterRef", p)
+	case kind == sdim.KindServiceDesk && first == "managedSources":
+		return fmt.Sprintf("%q: managedSources is compared as provisioningConfig.managedResourceRefs, its successor: ignore /provisioningConfig/managedResourceRefs", p)
+	case first == "attributes" || kind == sdim.KindSIM && (first == "statusMap" || first == "request"):
+		return "" // open maps: any key, at any depth
+	case kind == sdim.KindServiceDesk && first == "provisioningConfig":
+		if len(toks) == 1 {
+			return ""
+		}
+		second := strings.ReplaceAll(strings.ReplaceAll(toks[1], "~1", "/"), "~0", "~")
+		if !slices.Contains(provisioningConfigKeys(), second) {
+			if second == "universalManager" {
+				return fmt.Sprintf("%q: universalManager is set by the tenant and never compared", p)
+			}
+			return fmt.Sprintf("%q points at no field of provisioningConfig (%s)", p, strings.Join(provisioningConfigKeys(), ", "))
+		}
+		if len(toks) > 2 {
+			return fmt.Sprintf("%q: /provisioningConfig/%s is compared as a whole: ignore /provisioningConfig/%s", p, second, second)
+		}
+		return ""
+	case len(toks) > 1:
+		return fmt.Sprintf("%q: /%s is compared as a whole (a reference by its type and id, a list as a set or a list, text as text): ignore /%s", p, first, first)
+	}
 	return ""
 }

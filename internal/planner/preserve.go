@@ -106,8 +106,10 @@ func withPC(pc *sdim.ProvisioningConfig, f func(*sdim.ProvisioningConfig)) *sdim
 }
 
 // preserveMap returns a copy of want in which the value at toks is live's (removed when
-// live has none). The maps along the path are copied; the rest is shared. Where the path
-// leaves the maps (a list, a scalar), the live value at that level is taken whole.
+// live has none), exactly where the comparison skips it: the comparison walks into a key
+// only when it is a map on both sides (or a map on one side and absent on the other), so
+// a pointer that goes through a list or a scalar ignores nothing, and nothing is kept
+// from the live side for it either (the put sends the desired value, as the plan showed).
 func preserveMap(want, live map[string]any, toks []string) map[string]any {
 	if len(toks) == 0 {
 		return deepCopyMap(live)
@@ -118,15 +120,21 @@ func preserveMap(want, live map[string]any, toks []string) map[string]any {
 	}
 	k := toks[0]
 	lv, lok := live[k]
-	wm, wIsMap := out[k].(map[string]any)
+	wv, wok := out[k]
+	if len(toks) == 1 {
+		if lok {
+			out[k] = deepCopy(lv)
+		} else {
+			delete(out, k)
+		}
+		return out
+	}
+	wm, wIsMap := wv.(map[string]any)
 	lm, lIsMap := lv.(map[string]any)
-	switch {
-	case len(toks) > 1 && wIsMap && (lIsMap || !lok):
-		out[k] = preserveMap(wm, lm, toks[1:])
-	case lok:
-		out[k] = deepCopy(lv)
-	default:
-		delete(out, k)
+	if wIsMap && (lIsMap || !lok) || lIsMap && !wok {
+		if sub := preserveMap(wm, lm, toks[1:]); len(sub) > 0 || wIsMap {
+			out[k] = sub
+		}
 	}
 	return out
 }
