@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -428,4 +429,93 @@ func TestRefusals(t *testing.T) {
 	if w := e.emu.Counters().TotalRequests(); w != 0 {
 		t.Errorf("refused applies made %d requests", w)
 	}
+}
+
+// TestIgnoredFieldsSurviveAndConverge: fields under options.ignore keep their live values
+// through a put, pointers that go through a scalar or a list ignore nothing (and converge),
+// and a second plan finds nothing to do.
+func TestIgnoredFieldsSurviveAndConverge(t *testing.T) {
+	e := newEnv(t, emulator.Config{}, nil)
+	owner := sdim.Reference{Type: sdim.RefIdentity, ID: "2c9180a46faadee4016fb4e018c20699"}
+	if _, err := e.c.CreateServiceDesk(t.Context(), sdim.ServiceDeskIntegration{Name: "Kept", Description: "live text", Type: "ServiceNowSDIM",
+		OwnerRef: &owner, Attributes: map[string]any{
+			"url": "https://old.example.com", "lastSyncDate": "2026-01-01", "conf": "flat", "list": []any{"a", "b"},
+			"nested": map[string]any{"keep": "live", "set": "old"},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	want := writeDesired(t, 0, `---
+kind: ServiceDeskIntegration
+name: Kept
+spec:
+  description: file text
+  type: ServiceNowSDIM
+  attributes:
+    url: https://new.example.com
+    conf: flat
+    list: [a, c]
+    nested: {set: new}
+options:
+  ignore: [/ownerRef, /attributes/lastSyncDate, /attributes/conf/sub, /attributes/list/1, /attributes/nested/keep]
+`)
+	res := plan(t, e, want, planner.DefaultPolicy())
+	if res.Counts.Put != 1 {
+		t.Fatalf("planned %+v", res.Counts)
+	}
+	rep, err := applier.Apply(t.Context(), e.c, res, applier.Options{Desired: want})
+	if err != nil || rep.Err() != nil {
+		t.Fatalf("apply: %v %v", err, rep.Err())
+	}
+	got, err := e.c.FindServiceDeskByName(t.Context(), "Kept")
+	if err != nil || got == nil {
+		t.Fatal(err)
+	}
+	if got.OwnerRef == nil || got.OwnerRef.ID != owner.ID || got.Attributes["lastSyncDate"] != "2026-01-01" {
+		t.Errorf("ignored fields were overwritten: owner %+v, attributes %v", got.OwnerRef, got.Attributes)
+	}
+	nested, _ := got.Attributes["nested"].(map[string]any)
+	if nested["keep"] != "live" || nested["set"] != "new" || got.Description != "file text" {
+		t.Errorf("nested %v, description %q", nested, got.Description)
+	}
+	converged(t, e, want, planner.DefaultPolicy())
+}
+
+// TestPatchKeepsIgnoredFields: where the tenant lets PATCH replace /attributes, the
+// replace carries the live values of ignored attributes, and the plan lists what the
+// replace drops.
+func TestPatchKeepsIgnoredFields(t *testing.T) {
+	e := newEnv(t, emulator.Config{PatchablePaths: []string{"/beforeProvisioningRule", "/attributes"}}, nil)
+	if _, err := e.c.CreateServiceDesk(t.Context(), sdim.ServiceDeskIntegration{Name: "Synced", Description: "d", Type: "ServiceNowSDIM",
+		Attributes: map[string]any{"url": "https://old.example.com", "lastSyncDate": "2026-01-01", "stray": "x",
+			"password": sdim.NewSecret("kept", "test")}}); err != nil {
+		t.Fatal(err)
+	}
+	want := writeDesired(t, 0, `---
+kind: ServiceDeskIntegration
+name: Synced
+spec:
+  description: d
+  type: ServiceNowSDIM
+  attributes: {url: https://new.example.com, password: "${env:SNOW_PASSWORD}"}
+options:
+  ignore: [/attributes/lastSyncDate]
+`)
+	pol := planner.DefaultPolicy()
+	pol.PatchableFields = []string{"/beforeProvisioningRule", "/attributes"}
+	res := plan(t, e, want, pol)
+	if res.Counts.Patch != 1 || !slices.Equal(res.Changes[0].Dropped, []string{"stray"}) {
+		t.Fatalf("planned %+v, dropped %q", res.Counts, res.Changes[0].Dropped)
+	}
+	rep, err := applier.Apply(t.Context(), e.c, res, applier.Options{Desired: want})
+	if err != nil || rep.Err() != nil {
+		t.Fatalf("apply: %v %v", err, rep.Err())
+	}
+	got, err := e.c.FindServiceDeskByName(t.Context(), "Synced")
+	if err != nil || got == nil {
+		t.Fatal(err)
+	}
+	if got.Attributes["lastSyncDate"] != "2026-01-01" || got.Attributes["url"] != "https://new.example.com" {
+		t.Errorf("attributes after the patch: %v", got.Attributes)
+	}
+	converged(t, e, want, pol)
 }

@@ -496,20 +496,38 @@ func (p *planner) update(kind sdim.Kind, w *wantObj, l *liveObj) {
 	// The whole object a put sends; a patch carries it too, for when the tenant refuses the
 	// PATCH (403) and the applier falls back to a put.
 	ignore := w.res.Options.Ignore
+	sent := w.canon // what a write sends, in the canonical form: ignored fields at their live values
 	switch kind {
 	case sdim.KindSIM:
 		obj := preserveSIM(*w.sim, *l.sim, ignore)
 		c.SIM = &obj
+		if len(ignore) > 0 {
+			sent = sdim.CanonicalSIM(obj)
+		}
 	default:
 		obj := preserveServiceDesk(*w.sd, *l.sd, ignore)
 		c.ServiceDesk = &obj
+		if len(ignore) > 0 {
+			sent = sdim.CanonicalServiceDesk(obj)
+		}
 	}
-	if ops, ok := patchOps(diffs, w.canon, p.pol.patchable(kind)); ok {
+	if ops, ok := patchOps(diffs, sent, p.pol.patchable(kind)); ok {
 		c.Action, c.Patch = ActionPatch, ops
-		// A PUT in its place would drop or clear what a reader of this patch does not
-		// expect: then the applier must not fall back to one.
 		drops := dropped(w.canon, l.canon, ignore)
 		secrets := p.secretWarnings(kind, w)
+		// A replace of a whole open map is a put of that map: it drops and clears the same.
+		for _, op := range ops {
+			if slices.Contains(secretMaps(kind), op.Path) {
+				if op.Path == "/attributes" {
+					c.Dropped = drops
+				}
+				if len(secrets) > 0 {
+					c.Warnings = append(c.Warnings, fmt.Sprintf("the patch replaces %s whole: secrets the tenant never shows are cleared unless the file declares them", op.Path))
+				}
+			}
+		}
+		// A PUT in its place would drop or clear what a reader of this patch does not
+		// expect: then the applier must not fall back to one.
 		if len(drops) > 0 || len(secrets) > 0 {
 			c.NoPutFallback = true
 			why := make([]string, 0, 2)
