@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -59,6 +60,11 @@ without them would clear them.`,
 		if err != nil {
 			return err
 		}
+		for _, o := range live.ServiceDesk {
+			if o.Name != strings.TrimSpace(o.Name) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the name %q starts or ends with spaces, which the desired-state format refuses: rename the integration in the tenant, or fix the name in the export (then it plans as a rename with options.previousNames)\n", o.Name)
+			}
+		}
 		var buf bytes.Buffer
 		if err := writeExport(&buf, live, s.BaseURL); err != nil {
 			return err
@@ -93,26 +99,34 @@ func writeExport(w io.Writer, live *tenant.Live, from string) error {
 	fmt.Fprintln(w, "# before applying, or a PUT will clear it.")
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
-	encode := func(doc exportDoc) error {
+	keys := sdim.NewSecretKeySet(sdim.DefaultSecretAttributeKeys())
+	encode := func(doc exportDoc, left []string) error {
 		var n yaml.Node
 		if err := n.Encode(doc); err != nil {
 			return err
 		}
 		literal(&n)
+		if len(left) > 0 {
+			slices.Sort(left)
+			n.HeadComment = "The tenant returned secret values at " + strings.Join(left, ", ") +
+				"; they are not exported.\nAdd each as a ${env:NAME} or ${file:PATH} reference before applying."
+		}
 		return enc.Encode(&n)
 	}
 	for _, o := range live.ServiceDesk {
-		if err := encode(exportDoc{Kind: sdim.KindServiceDesk, Name: o.Name, Spec: exportServiceDesk(o)}); err != nil {
+		ov := &openValues{secretKeys: keys}
+		if err := encode(exportDoc{Kind: sdim.KindServiceDesk, Name: o.Name, Spec: exportServiceDesk(o, ov)}, ov.left); err != nil {
 			return fmt.Errorf("export %q: %w", o.Name, err)
 		}
 	}
 	if live.StatusCheck != nil {
-		if err := encode(exportDoc{Kind: sdim.KindStatusCheck, Spec: statusCheckSpec(*live.StatusCheck)}); err != nil {
+		if err := encode(exportDoc{Kind: sdim.KindStatusCheck, Spec: statusCheckSpec(*live.StatusCheck)}, nil); err != nil {
 			return fmt.Errorf("export the status-check configuration: %w", err)
 		}
 	}
 	for _, o := range live.SIM {
-		if err := encode(exportDoc{Kind: sdim.KindSIM, Name: o.Name, Spec: exportSIM(o)}); err != nil {
+		ov := &openValues{secretKeys: keys}
+		if err := encode(exportDoc{Kind: sdim.KindSIM, Name: o.Name, Spec: exportSIM(o, ov)}, ov.left); err != nil {
 			return fmt.Errorf("export SIM %q: %w", o.Name, err)
 		}
 	}
@@ -159,14 +173,14 @@ type simSpec struct {
 	BeforeProvisioningRule *sdim.Reference `yaml:"beforeProvisioningRule,omitempty"`
 }
 
-func exportServiceDesk(o sdim.ServiceDeskIntegration) serviceDeskSpec {
+func exportServiceDesk(o sdim.ServiceDeskIntegration, ov *openValues) serviceDeskSpec {
 	out := serviceDeskSpec{
 		Description:            o.Description,
 		Type:                   o.Type,
 		OwnerRef:               bareRef(o.OwnerRef),
 		ClusterRef:             bareRef(o.ClusterRef),
 		BeforeProvisioningRule: bareRef(o.BeforeProvisioningRule),
-		Attributes:             plainJSON(o.Attributes),
+		Attributes:             ov.mapAt(o.Attributes, "/attributes"),
 	}
 	if out.ClusterRef == nil && o.Cluster != "" {
 		out.ClusterRef = &sdim.Reference{Type: sdim.RefCluster, ID: o.Cluster}
@@ -195,15 +209,15 @@ func exportServiceDesk(o sdim.ServiceDeskIntegration) serviceDeskSpec {
 	return out
 }
 
-func exportSIM(o sdim.SIMIntegration) simSpec {
+func exportSIM(o sdim.SIMIntegration, ov *openValues) simSpec {
 	return simSpec{
 		Description:            o.Description,
 		Type:                   o.Type,
-		Attributes:             plainJSON(o.Attributes),
+		Attributes:             ov.mapAt(o.Attributes, "/attributes"),
 		Sources:                o.Sources,
 		Cluster:                o.Cluster,
-		StatusMap:              plainJSON(o.StatusMap),
-		Request:                plainJSON(o.Request),
+		StatusMap:              ov.mapAt(o.StatusMap, "/statusMap"),
+		Request:                ov.mapAt(o.Request, "/request"),
 		BeforeProvisioningRule: bareRef(o.BeforeProvisioningRule),
 	}
 }
@@ -230,19 +244,32 @@ func bareRef(r *sdim.Reference) *sdim.Reference {
 	return &sdim.Reference{Type: r.Type, ID: r.ID}
 }
 
-// plainJSON turns json.Number into int64 or float64 so YAML writes numbers, not strings.
-func plainJSON(m map[string]any) map[string]any {
+// openValues turns the tenant's open maps (attributes, statusMap, request) into what the
+// export writes: json.Number as int64 or float64 so that YAML writes numbers, not strings,
+// and values under secret keys left out (a tenant that returns one must not have it end up
+// in a file), their pointers kept for a comment.
+type openValues struct {
+	secretKeys sdim.SecretKeySet
+	left       []string // pointers of the secret values left out
+}
+
+func (ov *openValues) mapAt(m map[string]any, at string) map[string]any {
 	if m == nil {
 		return nil
 	}
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		out[k] = plainValue(v)
+		p := at + "/" + sdim.EscapePointerToken(k)
+		if ov.secretKeys.Has(k) {
+			ov.left = append(ov.left, p)
+			continue
+		}
+		out[k] = ov.value(v, p)
 	}
 	return out
 }
 
-func plainValue(v any) any {
+func (ov *openValues) value(v any, at string) any {
 	switch t := v.(type) {
 	case json.Number:
 		if n, err := t.Int64(); err == nil {
@@ -253,11 +280,11 @@ func plainValue(v any) any {
 		}
 		return t.String()
 	case map[string]any:
-		return plainJSON(t)
+		return ov.mapAt(t, at)
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = plainValue(e)
+			out[i] = ov.value(e, at+"/"+strconv.Itoa(i))
 		}
 		return out
 	}

@@ -173,3 +173,34 @@ func TestExportKeepsTextLiteral(t *testing.T) {
 		t.Errorf("plan of the export: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestExportLeavesOutReturnedSecrets: a tenant that does return a value under a secret key
+// does not get it written to a file; a comment names where it was.
+func TestExportLeavesOutReturnedSecrets(t *testing.T) {
+	e, err := emulator.New(emulator.Config{SecretKeys: []string{"password"}}) // returns apiKey and token
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(func() { srv.Close(); _ = e.Close() })
+	err = e.Seed(emulator.State{FormatVersion: emulator.StateFormatVersion, ServiceDeskIntegrations: []map[string]any{{
+		"name": "Leaky", "description": "d", "type": "JiraCloudSDIM",
+		"attributes": map[string]any{"url": "https://x", "apiKey": "LIVESECRET1", "auth": map[string]any{"Token": "LIVESECRET2"}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SAIL_BASE_URL", srv.URL)
+	t.Setenv("SAIL_CLIENT_ID", emulator.DemoClientID)
+	t.Setenv("SAIL_CLIENT_SECRET", emulator.DemoClientSecret)
+	code, out, errOut := runCLI(t, "export")
+	if code != 0 {
+		t.Fatalf("export: %s", errOut)
+	}
+	if strings.Contains(out, "LIVESECRET") {
+		t.Errorf("the export holds a secret value:\n%s", out)
+	}
+	if !strings.Contains(out, "# The tenant returned secret values at /attributes/apiKey, /attributes/auth/Token; they are not exported.") {
+		t.Errorf("no comment about the secrets left out:\n%s", out)
+	}
+}
