@@ -16,6 +16,7 @@ import (
 
 	"github.com/sdim-sync/sdim-sync/internal/applier"
 	"github.com/sdim-sync/sdim-sync/internal/planner"
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
 )
 
 type applyOpts struct {
@@ -268,6 +269,6 @@ func notConverging(c planner.Change) string {
 	for _, f := range c.Fields {
 		parts = append(parts, fmt.Sprintf("%s: tenant has %s, file says %s", f.Pointer, planner.FormatValue(f.Before), planner.FormatValue(f.After)))
 	}
-	return fmt.Sprintf("%s still differs after the apply: %s. The tenant changes or hides these fields: if one is a secret the tenant never returns, add its key to --secret-keys; otherwise list it under options.ignore",
-		c.Label(), strings.Join(parts, "; "))
+	return fmt.Sprintf("%s still differs after the apply: %s. The tenant changes or hides these fields: if one is a secret the tenant never returns, add its key to --secret-keys (the flag replaces the default list: give --secret-keys %s,KEY); otherwise list it under options.ignore",
+		c.Label(), strings.Join(parts, "; "), strings.Join(sdim.DefaultSecretAttributeKeys(), ","))
 }
