@@ -93,7 +93,7 @@ type exportDoc struct {
 // writeExport renders the live state as desired-state documents: server-set fields and
 // server-filled reference names dropped, deprecated aliases folded into their successors,
 // numbers kept as numbers.
-func writeExport(w io.Writer, live *tenant.Live, from string) error {
+func writeExport(w io.Writer, live *sdim.Live, from string) error {
 	fmt.Fprintf(w, "# Exported by sdim-sync %s from %s (API %s) at %s.\n", version, from, live.APIVersion, live.ReadAt.UTC().Format("2006-01-02T15:04:05Z"))
 	fmt.Fprintln(w, "# The tenant never returns secret attributes: add each one as ${env:NAME} or ${file:PATH}")
 	fmt.Fprintln(w, "# before applying, or a PUT will clear it.")

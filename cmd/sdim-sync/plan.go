@@ -138,7 +138,7 @@ func nonNil(s []string) []string {
 // prepared is a plan with what it was made from.
 type prepared struct {
 	want     *desired.State
-	live     *tenant.Live
+	live     *sdim.Live
 	res      *planner.Result
 	client   *tenant.Client // writable: apply's; plan uses only its read-only view
 	settings tenant.Settings

@@ -437,7 +437,7 @@ func readBack(ctx context.Context, c *tenant.Client, plan *planner.Result, want 
 			sdIDs = append(sdIDs, r.ID)
 		}
 	}
-	live := &tenant.Live{APIVersion: plan.APIVersion, ReadAt: time.Now(), SIMRead: simTouched}
+	live := &sdim.Live{APIVersion: plan.APIVersion, ReadAt: time.Now(), SIMRead: simTouched}
 	const perFilter = 50
 	for chunk := range slices.Chunk(sdIDs, perFilter) {
 		got, err := c.ListServiceDesk(ctx, tenant.ListOptions{Filters: tenant.FilterIDIn(chunk)})

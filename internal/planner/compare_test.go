@@ -10,7 +10,6 @@ import (
 	"github.com/sdim-sync/sdim-sync/internal/desired"
 	"github.com/sdim-sync/sdim-sync/internal/planner"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
-	"github.com/sdim-sync/sdim-sync/internal/tenant"
 )
 
 // TestLookAlikesPlanNothing: each case differs between desired and live only in ways the
@@ -415,7 +414,7 @@ func names(cs []planner.Change) []string {
 // TestPolicy covers ordering, pruning, the managed scope, the delete limit, the empty
 // desired state, renames and observe mode.
 func TestPolicy(t *testing.T) {
-	live := func(t *testing.T) *tenant.Live {
+	live := func(t *testing.T) *sdim.Live {
 		var sd []sdim.ServiceDeskIntegration
 		for i, n := range []string{"HR/Desk", "Jira", "Old Name", "ServiceNow", "Stray 1", "Stray 2"} {
 			sd = append(sd, baseLive(t, n, fmt.Sprintf("id-%d", i)))

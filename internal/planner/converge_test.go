@@ -419,7 +419,7 @@ func TestConvergesInOneStep(t *testing.T) {
 				t.Fatalf("seed: %v", err)
 			}
 			ctx := t.Context()
-			snap := func() *tenant.Live {
+			snap := func() *sdim.Live {
 				live, err := lt.client.Snapshot(ctx, tenant.SnapshotOptions{SIM: true})
 				if err != nil {
 					t.Fatal(err)

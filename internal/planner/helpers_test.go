@@ -13,7 +13,6 @@ import (
 	"github.com/sdim-sync/sdim-sync/internal/desired"
 	"github.com/sdim-sync/sdim-sync/internal/planner"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
-	"github.com/sdim-sync/sdim-sync/internal/tenant"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -134,13 +133,13 @@ func simResource(spec sdim.SIMIntegration, line int) desired.SIMResource {
 	}
 }
 
-func liveState(sd ...sdim.ServiceDeskIntegration) *tenant.Live {
-	return &tenant.Live{APIVersion: sdim.V3, ServiceDesk: sd,
+func liveState(sd ...sdim.ServiceDeskIntegration) *sdim.Live {
+	return &sdim.Live{APIVersion: sdim.V3, ServiceDesk: sd,
 		StatusCheck: &sdim.StatusCheckConfiguration{ProvisioningStatusCheckIntervalMinutes: "30", ProvisioningMaxStatusCheckDays: "2"},
 		ReadAt:      time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 }
 
-func mustPlan(t *testing.T, want *desired.State, live *tenant.Live, pol planner.Policy) *planner.Result {
+func mustPlan(t *testing.T, want *desired.State, live *sdim.Live, pol planner.Policy) *planner.Result {
 	t.Helper()
 	res, err := planner.Plan(want, live, pol)
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/sdim-sync/sdim-sync/internal/desired"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
-	"github.com/sdim-sync/sdim-sync/internal/tenant"
 )
 
 // Action is what a change does to the tenant.
@@ -325,7 +324,7 @@ type planner struct {
 // that make the tenant match, in order. It fails only on inputs it cannot plan from: a
 // missing state, an invalid policy, or SIM integrations declared but not read from the
 // tenant. It never talks to the tenant.
-func Plan(want *desired.State, live *tenant.Live, pol Policy) (*Result, error) {
+func Plan(want *desired.State, live *sdim.Live, pol Policy) (*Result, error) {
 	if want == nil {
 		return nil, fmt.Errorf("plan: no desired state")
 	}

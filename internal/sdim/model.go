@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Kind names a kind of object sdim-sync manages, as written in the desired-state files.
@@ -170,4 +171,16 @@ type Template struct {
 	Type               string              `json:"type"`
 	Attributes         map[string]any      `json:"attributes"`
 	ProvisioningConfig *ProvisioningConfig `json:"provisioningConfig,omitempty"`
+}
+
+// Live is a tenant's state as one snapshot read it: the model the planner compares the
+// desired state with.
+type Live struct {
+	APIVersion  APIVersion
+	ServiceDesk []ServiceDeskIntegration // sorted by name
+	StatusCheck *StatusCheckConfiguration
+	// SIM is read only when the snapshot was asked to; SIMRead says whether it was.
+	SIM     []SIMIntegration
+	SIMRead bool
+	ReadAt  time.Time
 }

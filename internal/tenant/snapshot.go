@@ -3,21 +3,9 @@ package tenant
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
 )
-
-// Live is the tenant's state as one Snapshot read it.
-type Live struct {
-	APIVersion  sdim.APIVersion
-	ServiceDesk []sdim.ServiceDeskIntegration // sorted by name
-	StatusCheck *sdim.StatusCheckConfiguration
-	// SIM is read only when SnapshotOptions.SIM asks for it; SIMRead says whether it was.
-	SIM     []sdim.SIMIntegration
-	SIMRead bool
-	ReadAt  time.Time
-}
 
 // SnapshotOptions choose what Snapshot reads besides the service desk integrations and the
 // status-check configuration.
@@ -30,11 +18,11 @@ type SnapshotOptions struct {
 // calls, the status-check configuration in one, and the SIM integrations in one more when
 // asked. It never reads objects one by one, and it fails rather than return part of the
 // state: a partial snapshot would plan creates for what it missed.
-func (c *Client) Snapshot(ctx context.Context, opts SnapshotOptions) (*Live, error) {
+func (c *Client) Snapshot(ctx context.Context, opts SnapshotOptions) (*sdim.Live, error) {
 	if opts.SIM && !c.s.APIVersion.HasSIM() {
 		return nil, fmt.Errorf("snapshot: SIM integrations need API version v2024, v2025 or v1, not %s", c.s.APIVersion)
 	}
-	live := &Live{APIVersion: c.s.APIVersion, ReadAt: c.now()}
+	live := &sdim.Live{APIVersion: c.s.APIVersion, ReadAt: c.now()}
 	var err error
 	if live.ServiceDesk, err = c.ListServiceDesk(ctx, ListOptions{}); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
