@@ -45,6 +45,9 @@ type State struct {
 	SIM         []SIMResource
 	// StatusCheck is nil when no file declares one.
 	StatusCheck *StatusCheckResource
+	// SecretFiles are the files ${file:...} references were read from: absolute paths with
+	// symbolic links resolved, sorted. A watcher watches them besides the directory.
+	SecretFiles []string
 }
 
 // Resource is what every kind of resource carries besides its spec.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,10 @@ func Load(dir string, opts ...Option) (*State, error) {
 		return nil, &LoadError{Dir: dir, Problems: problems}
 	}
 	sortState(st)
+	for path := range l.secretFiles {
+		st.SecretFiles = append(st.SecretFiles, path)
+	}
+	slices.Sort(st.SecretFiles)
 	return st, nil
 }
 

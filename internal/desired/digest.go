@@ -1,0 +1,102 @@
+package desired
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+)
+
+// Digest identifies the content of a desired state's inputs: every YAML file Load would
+// read (by its path relative to the directory, and its bytes) and every secret file the
+// last load read. Two scans of unchanged inputs give equal digests, whatever the files'
+// times; a file added, removed, renamed or edited changes it.
+type Digest struct {
+	// Files is the number of YAML files scanned.
+	Files int
+	// State is the hex SHA-256 of the YAML files alone: it names a desired state by content
+	// and may be shown (it holds no secret).
+	State string
+	// all also covers the secret files' content. It is compared, never shown: an unkeyed
+	// hash of a short secret could be guessed from it.
+	all [sha256.Size]byte
+}
+
+// Equal reports whether d and o were scanned from the same content, secret files included.
+func (d Digest) Equal(o Digest) bool { return d.all == o.all }
+
+// IsZero reports whether d was never scanned.
+func (d Digest) IsZero() bool { return d.all == [sha256.Size]byte{} }
+
+// Scan computes the Digest of the directory's YAML files, found by the rules Load follows,
+// and of secretFiles (as State.SecretFiles lists them). It parses nothing. A file that
+// cannot be read, or that is not a regular file, is recorded as such rather than opened
+// blindly (a FIFO would block), so that Load reports it; Scan fails only when dir itself
+// cannot be read.
+func Scan(dir string, secretFiles []string) (Digest, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return Digest{}, fmt.Errorf("desired state directory: %w", err)
+	}
+	if !info.IsDir() {
+		return Digest{}, fmt.Errorf("desired state directory %s: not a directory", dir)
+	}
+	l := &loader{cfg: newConfig(nil), dir: dir}
+	files, problems := l.find()
+	state, all := sha256.New(), sha256.New()
+	for _, f := range files {
+		entry(state, "file", f.rel)
+		hashFile(state, f.path, DefaultMaxFileSize)
+	}
+	for _, p := range problems {
+		entry(state, "problem", p.File+": "+p.Msg)
+	}
+	var d Digest
+	d.Files = len(files)
+	d.State = hex.EncodeToString(state.Sum(nil))
+	all.Write([]byte(d.State))
+	secrets := slices.Clone(secretFiles)
+	slices.Sort(secrets)
+	for _, path := range secrets {
+		entry(all, "secret", path)
+		hashFile(all, path, MaxSecretFileSize)
+	}
+	copy(d.all[:], all.Sum(nil))
+	return d, nil
+}
+
+// entry writes a length-prefixed record, so that no two sequences of records hash alike.
+func entry(h hash.Hash, kind, s string) {
+	h.Write([]byte(kind + " " + strconv.Itoa(len(s)) + " " + s + "\n"))
+}
+
+// hashFile adds a regular file's content, up to limit+1 bytes, or a marker saying why it
+// was not read.
+func hashFile(h hash.Hash, path string, limit int64) {
+	info, err := os.Stat(path)
+	switch {
+	case err != nil:
+		entry(h, "unreadable", err.Error())
+		return
+	case !info.Mode().IsRegular():
+		entry(h, "not-regular", info.Mode().Type().String())
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		entry(h, "unreadable", err.Error())
+		return
+	}
+	defer f.Close()
+	c := sha256.New()
+	n, err := io.Copy(c, io.LimitReader(f, limit+1))
+	if err != nil {
+		entry(h, "unreadable", err.Error())
+		return
+	}
+	entry(h, "content", strconv.FormatInt(n, 10)+" "+hex.EncodeToString(c.Sum(nil)))
+}
