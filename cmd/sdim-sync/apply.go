@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sdim-sync/sdim-sync/internal/applier"
+	"github.com/sdim-sync/sdim-sync/internal/engine"
 	"github.com/sdim-sync/sdim-sync/internal/planner"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
 )
@@ -102,47 +103,54 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 		pol = saved.Policy
 		o.sim, o.allowOutside = saved.Target.ReadSIM, saved.Target.SecretFilesOutside
 	}
-	p, err := preparePlan(cmd, conn, dir, o.planOpts, pol)
-	if err != nil {
+	if err := pol.Validate(); err != nil {
 		return err
 	}
-	if saved != nil {
-		if err := saved.Check(p.res, p.settings.BaseURL); err != nil {
-			return &exitError{code: 1, err: fmt.Errorf("the saved plan %s no longer holds, nothing was written: %w", o.planFile, err)}
+	eng, settings := newEngine(cmd, conn, o.verbose)
+	var out *applyOutput
+	approve := func(ctx context.Context, run *engine.Run) (bool, error) {
+		if saved != nil {
+			if err := saved.Check(run.Plan, settings.BaseURL); err != nil {
+				return false, &exitError{code: 1, err: fmt.Errorf("the saved plan %s no longer holds, nothing was written: %w", o.planFile, err)}
+			}
 		}
+		if err := planner.WriteText(stdout, run.Plan, planner.TextOptions{Color: o.colour(cmd, conn)}); err != nil {
+			return false, err
+		}
+		if err := run.Plan.BlockedError(); err != nil {
+			return false, &exitError{code: 1, err: fmt.Errorf("%w; nothing was written", err)}
+		}
+		todo := run.Plan.Applicable()
+		if len(todo) == 0 {
+			fmt.Fprintln(stdout, "\nNothing to apply.")
+			return false, nil
+		}
+		if !o.autoApprove {
+			in := cmd.InOrStdin()
+			ok, err := confirm(ctx, in, stdout, isTerminal(in), len(todo), settings.BaseURL)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				return false, &exitError{code: 1, err: errors.New("apply cancelled: nothing was written")}
+			}
+		}
+		out = &applyOutput{w: stdout, total: len(todo), bar: isTerminal(stderr) && len(todo) >= 20, barW: stderr}
+		fmt.Fprintln(stdout)
+		return true, nil
 	}
-	if err := planner.WriteText(stdout, p.res, planner.TextOptions{Color: o.colour(cmd, conn)}); err != nil {
-		return err
-	}
-	if err := p.res.BlockedError(); err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("%w; nothing was written", err)}
-	}
-	todo := p.res.Applicable()
-	if len(todo) == 0 {
-		fmt.Fprintln(stdout, "\nNothing to apply.")
+	run := eng.Reconcile(cmd.Context(), engine.Request{Trigger: engine.TriggerCLI, Dir: dir, SecretFilesOutside: o.allowOutside,
+		Policy: pol, ReadSIM: o.sim, Apply: true, Approve: approve, Concurrency: o.concurrency,
+		OnResult: func(r applier.Result) { out.line(r) }})
+	rep := run.Report
+	if rep == nil {
+		if run.Err != nil {
+			return runError(cmd, run)
+		}
+		if run.Refused != "" {
+			return &exitError{code: 1, err: fmt.Errorf("apply refused, nothing was written: %s", run.Refused)}
+		}
 		return nil
-	}
-	if !o.autoApprove {
-		in := cmd.InOrStdin()
-		ok, err := confirm(cmd.Context(), in, stdout, isTerminal(in), len(todo), p.settings.BaseURL)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &exitError{code: 1, err: errors.New("apply cancelled: nothing was written")}
-		}
-	}
-
-	out := &applyOutput{w: stdout, total: len(todo), bar: isTerminal(stderr) && len(todo) >= 20, barW: stderr}
-	fmt.Fprintln(stdout)
-	rep, err := applier.Apply(cmd.Context(), p.client, p.res, applier.Options{
-		Concurrency: o.concurrency,
-		Logger:      p.log,
-		OnResult:    out.line,
-		Desired:     p.want,
-	})
-	if err != nil {
-		return &exitError{code: 1, err: err}
 	}
 	out.finish()
 	writeSummary(stdout, rep, cmd.Context().Err() != nil)

@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/sdim-sync/sdim-sync/internal/desired"
+	"github.com/sdim-sync/sdim-sync/internal/engine"
 	"github.com/sdim-sync/sdim-sync/internal/planner"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
 	"github.com/sdim-sync/sdim-sync/internal/tenant"
@@ -135,76 +133,49 @@ func nonNil(s []string) []string {
 	return out
 }
 
-// prepared is a plan with what it was made from.
-type prepared struct {
-	want     *desired.State
-	live     *sdim.Live
-	res      *planner.Result
-	client   *tenant.Client // writable: apply's; plan uses only its read-only view
-	settings tenant.Settings
-	log      *slog.Logger
-}
-
-// preparePlan loads the desired state, reads the tenant through a read-only client and
-// plans. Nothing is written. A desired state that does not load is printed to stderr and
-// nothing is read from the tenant.
-func preparePlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, pol planner.Policy) (*prepared, error) {
-	ctx := cmd.Context()
-	if err := pol.Validate(); err != nil {
-		return nil, err
-	}
-	want, err := desired.Load(dir, desired.WithSecretFilesOutside(o.allowOutside), desired.WithSecretKeys(pol.SecretKeys))
-	var le *desired.LoadError
-	if errors.As(err, &le) {
-		fmt.Fprintln(cmd.ErrOrStderr(), le.Error())
-		return nil, &exitError{code: 1, err: errors.New("nothing was planned: fix the desired state first")}
-	}
-	if err != nil {
-		return nil, err
-	}
-	s, err := conn.settings()
-	if err != nil {
-		return nil, err
-	}
-	if len(want.SIM) > 0 && !s.APIVersion.HasSIM() {
-		return nil, fmt.Errorf("the desired state in %s declares %d SIM integrations, which only API versions v2024, v2025 and v1 serve, not %s: set --api-version", dir, len(want.SIM), s.APIVersion)
-	}
-	log := cliLogger(cmd.ErrOrStderr(), o.verbose)
-	c, err := tenant.New(s, tenant.WithLogger(log))
-	if err != nil {
-		return nil, err
-	}
-	ro := c.ReadOnly()
-	live, err := ro.Snapshot(ctx, tenant.SnapshotOptions{SIM: len(want.SIM) > 0 || o.sim})
-	if err != nil {
-		return nil, err
-	}
-	res, err := planner.Plan(want, live, pol)
-	if err != nil {
-		return nil, err
-	}
-	if types := res.PutTypes(); len(types) > 0 {
-		pol.TypeSecretKeys = typeSecretKeys(ctx, ro, types, sdim.NewSecretKeySet(secretKeysOr(pol.SecretKeys)), log)
-		if res, err = planner.Plan(want, live, pol); err != nil {
+// newEngine returns an engine whose client is built from the connection flags when the
+// first run reaches the tenant, and the settings it was built with (set by then).
+func newEngine(cmd *cobra.Command, conn *connFlags, verbose bool) (*engine.Engine, *tenant.Settings) {
+	log := cliLogger(cmd.ErrOrStderr(), verbose)
+	s := new(tenant.Settings)
+	connect := func() (*tenant.Client, error) {
+		var err error
+		if *s, err = conn.settings(); err != nil {
 			return nil, err
 		}
+		return tenant.New(*s, tenant.WithLogger(log))
 	}
-	return &prepared{want: want, live: live, res: res, client: c, settings: s, log: log}, nil
+	return engine.New(connect, engine.Options{Logger: log}), s
 }
 
-func secretKeysOr(keys []string) []string {
-	if keys == nil {
-		return sdim.DefaultSecretAttributeKeys()
+// runError turns a run that failed before the apply into the command's error: the
+// problems of a desired state that did not load are printed; any other stage's error is
+// returned as it is.
+func runError(cmd *cobra.Command, run *engine.Run) error {
+	if run.LoadError != nil {
+		fmt.Fprintln(cmd.ErrOrStderr(), run.LoadError.Error())
+		return &exitError{code: 1, err: errors.New("nothing was planned: fix the desired state first")}
 	}
-	return keys
+	var se *engine.StageError
+	if errors.As(run.Err, &se) {
+		return se.Err
+	}
+	return run.Err
 }
 
 func runPlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, colour bool) error {
-	p, err := preparePlan(cmd, conn, dir, o, o.policy())
-	if err != nil {
+	pol := o.policy()
+	if err := pol.Validate(); err != nil {
 		return err
 	}
-	res, s := p.res, p.settings
+	eng, s := newEngine(cmd, conn, o.verbose)
+	run := eng.Reconcile(cmd.Context(), engine.Request{Trigger: engine.TriggerCLI, Dir: dir, SecretFilesOutside: o.allowOutside,
+		Policy: pol, ReadSIM: o.sim})
+	if run.Err != nil {
+		return runError(cmd, run)
+	}
+	res := run.Plan
+	var err error
 	if o.out != "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -239,33 +210,6 @@ func runPlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, colour
 		return &exitError{code: 2}
 	}
 	return nil
-}
-
-// typeSecretKeys reads the templates of the given integration types and returns the
-// secret keys of each. A type the tenant does not list, or a template it cannot read,
-// is left out: the plan then warns in general terms.
-func typeSecretKeys(ctx context.Context, c *tenant.Client, types []string, keys sdim.SecretKeySet, log *slog.Logger) map[string][]string {
-	list, err := c.ListTypes(ctx)
-	if err != nil {
-		log.Warn("could not list the integration types; put warnings about secrets stay general", "error", err)
-		return nil
-	}
-	out := map[string][]string{}
-	for _, typ := range types {
-		for _, it := range list {
-			if it.Type != typ || it.ScriptName == "" {
-				continue
-			}
-			t, err := c.GetTemplate(ctx, it.ScriptName)
-			if err != nil {
-				log.Warn("could not read an integration template; put warnings about secrets stay general", "type", typ, "error", err)
-				break
-			}
-			out[typ] = planner.TemplateSecretKeys(t, keys)
-			break
-		}
-	}
-	return out
 }
 
 // isTerminal reports whether v (standard input, output or error) is a terminal: a
