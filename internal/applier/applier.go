@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sdim-sync/sdim-sync/internal/clock"
 	"github.com/sdim-sync/sdim-sync/internal/desired"
 	"github.com/sdim-sync/sdim-sync/internal/planner"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
@@ -57,6 +58,9 @@ type Options struct {
 	// Desired is the desired state the plan was made from. With it, the touched objects are
 	// read back and planned again (read-back); without it, read-back is skipped.
 	Desired *desired.State
+	// Clock times the create retry waits, the grace period and the elapsed times of the
+	// report (default: the system clock). The tenant client has its own (tenant.WithClock).
+	Clock clock.Clock
 }
 
 // Result is what became of one change.
@@ -147,7 +151,7 @@ func Apply(ctx context.Context, c *tenant.Client, plan *planner.Result, opts Opt
 		return nil, err
 	}
 	o := withDefaults(opts)
-	start := time.Now()
+	start := o.Clock.Now()
 	changes := plan.Applicable()
 	rep := &Report{Results: make([]Result, len(changes))}
 	for i, ch := range changes {
@@ -157,7 +161,17 @@ func Apply(ctx context.Context, c *tenant.Client, plan *planner.Result, opts Opt
 	// Calls that have started may end after a cancellation, within the grace period.
 	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelCalls()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.Grace, cancelCalls) })
+	stop := context.AfterFunc(ctx, func() {
+		grace := o.Clock.NewTimer(o.Grace)
+		go func() {
+			defer grace.Stop()
+			select {
+			case <-grace.C():
+				cancelCalls()
+			case <-callCtx.Done(): // Apply returned first
+			}
+		}()
+	})
 	defer stop()
 
 	x := &runner{c: c, o: o, sd: serviceDeskCalls(c), sim: simCalls(c)}
@@ -177,9 +191,9 @@ func Apply(ctx context.Context, c *tenant.Client, plan *planner.Result, opts Opt
 	}
 	if o.Desired != nil && ctx.Err() == nil {
 		rep.ReadBack = true
-		rep.NotConverging, rep.ReadBackErr = readBack(callCtx, c, plan, o.Desired, rep.Results)
+		rep.NotConverging, rep.ReadBackErr = readBack(callCtx, c, plan, o.Desired, rep.Results, o.Clock.Now())
 	}
-	rep.Elapsed = time.Since(start)
+	rep.Elapsed = o.Clock.Now().Sub(start)
 	return rep, nil
 }
 
@@ -221,6 +235,7 @@ func withDefaults(o Options) Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.Clock = clock.Or(o.Clock)
 	return o
 }
 
@@ -316,7 +331,7 @@ func (x *runner) report(res Result) {
 
 // run makes one change.
 func (x *runner) run(ctx context.Context, ch planner.Change) Result {
-	start := time.Now()
+	start := x.o.Clock.Now()
 	res := Result{Change: ch, ID: ch.ID}
 	var err error
 	switch ch.Kind {
@@ -331,7 +346,7 @@ func (x *runner) run(ctx context.Context, ch planner.Change) Result {
 	default:
 		res.ID, res.Notes, err = apply(ctx, x.sd, ch, ch.ServiceDesk, x.onceOptions())
 	}
-	res.Elapsed = time.Since(start)
+	res.Elapsed = x.o.Clock.Now().Sub(start)
 	if err != nil {
 		res.Outcome, res.Err = Failed, fmt.Errorf("%s %s: %w", ch.Action, ch.Label(), err)
 		return res
@@ -341,7 +356,7 @@ func (x *runner) run(ctx context.Context, ch planner.Change) Result {
 }
 
 func (x *runner) onceOptions() onceOptions {
-	return onceOptions{attempts: x.o.CreateAttempts, wait: x.o.CreateRetryWait}
+	return onceOptions{attempts: x.o.CreateAttempts, wait: x.o.CreateRetryWait, clock: x.o.Clock}
 }
 
 // idOf reads the id of a service desk or SIM integration.
@@ -408,7 +423,7 @@ func apply[T any](ctx context.Context, k kindCalls[T], ch planner.Change, obj *T
 // readBack reads the objects the apply touched, in few requests (id filters, one SIM
 // list, one status-check read), and plans them again against their desired documents.
 // What that plan still finds did not converge.
-func readBack(ctx context.Context, c *tenant.Client, plan *planner.Result, want *desired.State, results []Result) ([]planner.Change, error) {
+func readBack(ctx context.Context, c *tenant.Client, plan *planner.Result, want *desired.State, results []Result, now time.Time) ([]planner.Change, error) {
 	touched := map[sdim.Kind]map[string]bool{} // kind -> names of desired objects touched
 	var sdIDs, deletedSD, deletedSIM []string
 	simTouched, statusTouched := false, false
@@ -437,7 +452,7 @@ func readBack(ctx context.Context, c *tenant.Client, plan *planner.Result, want 
 			sdIDs = append(sdIDs, r.ID)
 		}
 	}
-	live := &sdim.Live{APIVersion: plan.APIVersion, ReadAt: time.Now(), SIMRead: simTouched}
+	live := &sdim.Live{APIVersion: plan.APIVersion, ReadAt: now, SIMRead: simTouched}
 	const perFilter = 50
 	for chunk := range slices.Chunk(sdIDs, perFilter) {
 		got, err := c.ListServiceDesk(ctx, tenant.ListOptions{Filters: tenant.FilterIDIn(chunk)})

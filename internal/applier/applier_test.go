@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -29,6 +30,12 @@ type env struct {
 
 func newEnv(t testing.TB, cfg emulator.Config, tune func(*tenant.Settings)) *env {
 	t.Helper()
+	return newEnvVia(t, cfg, tune, nil)
+}
+
+// newEnvVia is newEnv with the client's transport wrapped by wrap (when not nil).
+func newEnvVia(t testing.TB, cfg emulator.Config, tune func(*tenant.Settings), wrap func(http.RoundTripper) http.RoundTripper) *env {
+	t.Helper()
 	e, err := emulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +53,11 @@ func newEnv(t testing.TB, cfg emulator.Config, tune func(*tenant.Settings)) *env
 	if tune != nil {
 		tune(&s)
 	}
-	c, err := tenant.New(s, tenant.WithTransport(srv.Client().Transport))
+	rt := srv.Client().Transport
+	if wrap != nil {
+		rt = wrap(rt)
+	}
+	c, err := tenant.New(s, tenant.WithTransport(rt))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sdim-sync/sdim-sync/internal/clock"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
 	"github.com/sdim-sync/sdim-sync/internal/tenant"
 )
@@ -48,6 +49,7 @@ func simCalls(c *tenant.Client) kindCalls[sdim.SIMIntegration] {
 type onceOptions struct {
 	attempts int                       // creates sent at most
 	wait     func(n int) time.Duration // pause before attempt n+1
+	clock    clock.Clock               // times the pause
 }
 
 // createOnce creates obj named name so that the tenant ends with exactly one object of that
@@ -83,7 +85,7 @@ func createOnce[T any](ctx context.Context, k kindCalls[T], name string, obj T, 
 			return nil, notes, err
 		}
 		notes = append(notes, fmt.Sprintf("create attempt %d failed (%s) and the lookup by name found nothing: trying again", attempt, shortCause(err)))
-		if err := sleep(ctx, o.wait(attempt)); err != nil {
+		if err := clock.Sleep(ctx, o.clock, o.wait(attempt)); err != nil {
 			return nil, notes, err
 		}
 	}
@@ -129,18 +131,4 @@ func shortCause(err error) string {
 		return re.Err.Error()
 	}
 	return err.Error()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -19,6 +19,7 @@ type tokenCache struct {
 	cfg     clientcredentials.Config
 	http    *http.Client
 	now     func() time.Time
+	onFetch func(error) // Hooks.TokenRefresh; may be nil
 	url     string
 	timeout time.Duration
 
@@ -28,7 +29,7 @@ type tokenCache struct {
 	refresh time.Time // when to fetch the next one
 }
 
-func newTokenCache(s Settings, hc *http.Client, now func() time.Time) *tokenCache {
+func newTokenCache(s Settings, hc *http.Client, now func() time.Time, onFetch func(error)) *tokenCache {
 	return &tokenCache{
 		cfg: clientcredentials.Config{
 			ClientID:     s.ClientID,
@@ -39,37 +40,49 @@ func newTokenCache(s Settings, hc *http.Client, now func() time.Time) *tokenCach
 		},
 		http:    hc,
 		now:     now,
+		onFetch: onFetch,
 		url:     s.TokenURL,
 		timeout: s.RequestTimeout,
 	}
 }
 
 // get returns a valid access token, fetching one when there is none or it is about to
-// expire: at 80% of its lifetime, and at the latest a minute before it ends.
+// expire: at 80% of its lifetime, and at the latest a minute before it ends. Each fetch is
+// reported to onFetch, outside the lock.
 func (tc *tokenCache) get(ctx context.Context) (string, error) {
+	tok, fetched, err := tc.getLocked(ctx)
+	if fetched && tc.onFetch != nil {
+		tc.onFetch(err)
+	}
+	return tok, err
+}
+
+// getLocked is get under the lock; fetched reports whether the token endpoint was asked.
+func (tc *tokenCache) getLocked(ctx context.Context) (token string, fetched bool, err error) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	now := tc.now()
 	if tc.token != "" && (tc.refresh.IsZero() || now.Before(tc.refresh)) {
-		return tc.token, nil
+		return tc.token, false, nil
 	}
 	// Other goroutines wait on the lock meanwhile, so the fetch gets the request timeout.
 	fetchCtx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, tc.http), tc.timeout)
 	defer cancel()
 	tok, err := tc.cfg.Token(fetchCtx)
 	if err != nil {
-		return "", tokenError(tc.url, err)
+		return "", true, tokenError(tc.url, err, tc.now())
 	}
 	tc.token, tc.expires, tc.refresh = tok.AccessToken, time.Time{}, time.Time{}
 	if life := lifetime(tok); life > 0 {
 		tc.expires = now.Add(life)
 		tc.refresh = tc.expires.Add(-min(life/5, time.Minute))
 	}
-	return tc.token, nil
+	return tc.token, true, nil
 }
 
 // lifetime reads expires_in from the token answer (clientcredentials does not copy it into
-// Token.ExpiresIn), falling back to the library's Expiry, which it reckons by the wall clock.
+// Token.ExpiresIn), falling back to the library's Expiry, which it reckons by the wall clock
+// (so it is read back against the wall clock, not the client's clock).
 func lifetime(tok *oauth2.Token) time.Duration {
 	switch v := tok.Extra("expires_in").(type) {
 	case float64:
@@ -120,13 +133,13 @@ func (e *TokenError) Unwrap() error { return e.Err }
 
 // tokenError keeps the status and RFC 6749 error code of a refused token request, and
 // drops the rest of oauth2's message (which quotes the whole answer).
-func tokenError(url string, err error) error {
+func tokenError(url string, err error, now time.Time) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		te := &TokenError{URL: url, Code: re.ErrorCode, Err: errors.New("token request refused")}
 		if re.Response != nil {
 			te.Status = re.Response.StatusCode
-			te.RetryAfter, _ = parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
+			te.RetryAfter, _ = parseRetryAfter(re.Response.Header.Get("Retry-After"), now)
 		}
 		return te
 	}

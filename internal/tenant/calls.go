@@ -342,7 +342,7 @@ func listAll[T any](ctx context.Context, c *Client, op, base string, opts ListOp
 			return nil, err
 		}
 		lastErr = err
-		c.log.Warn("the list changed while it was read; reading it again", "op", op, "reason", err.Error())
+		c.log.WarnContext(ctx, "the list changed while it was read; reading it again", "op", op, "reason", err.Error())
 	}
 	return nil, fmt.Errorf("%s: %w (tried %d times)", op, lastErr, attempts)
 }

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/sdim-sync/sdim-sync/internal/clock"
 )
 
 // Hooks are called for metrics; any may be nil. They must not block.
@@ -33,6 +35,9 @@ type Hooks struct {
 	// RateLimitWait is called after a wait: source "client" for the client's own limiter,
 	// "server" for a Retry-After the tenant asked for.
 	RateLimitWait func(source string, waited time.Duration)
+	// TokenRefresh is called once each time the client asks the token endpoint for a new
+	// access token, with the failure (a *TokenError, never holding the secret) or nil.
+	TokenRefresh func(err error)
 }
 
 // Option adjusts a Client.
@@ -42,7 +47,7 @@ type options struct {
 	transport http.RoundTripper
 	logger    *slog.Logger
 	hooks     Hooks
-	now       func() time.Time
+	clock     clock.Clock
 	jitter    func() float64
 }
 
@@ -55,8 +60,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithHooks installs metric hooks.
 func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
 
-// WithClock replaces time.Now for token expiry.
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+// WithClock makes every wait and expiry of the client use c instead of the system clock:
+// the Retry-After pause, the backoff between retries, the client-side rate limit, token
+// expiry and the reading of Retry-After dates. A nil c is the system clock. Request
+// durations given to Hooks.Request are still measured on the system clock: they time
+// real I/O.
+func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
 
 // Client calls one tenant. It is safe for concurrent use; all its goroutines share one
 // token, one rate limiter and one Retry-After pause. ReadOnly returns a view that refuses
@@ -73,7 +82,7 @@ type shared struct {
 	limiter *rate.Limiter
 	log     *slog.Logger
 	hooks   Hooks
-	now     func() time.Time
+	clock   clock.Clock
 	jitter  func() float64
 
 	mu         sync.Mutex
@@ -88,10 +97,11 @@ func New(s Settings, opts ...Option) (*Client, error) {
 	if s.RateLimit <= 0 || s.RateWindow <= 0 || s.RequestTimeout <= 0 {
 		return nil, errors.New("tenant.New: the rate limit, its window and the request timeout must be positive")
 	}
-	o := options{now: time.Now, jitter: rand.Float64}
+	o := options{jitter: rand.Float64}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	o.clock = clock.Or(o.clock)
 	if o.transport == nil {
 		o.transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
@@ -105,15 +115,18 @@ func New(s Settings, opts ...Option) (*Client, error) {
 	sh := &shared{
 		s:       s,
 		http:    hc,
-		tokens:  newTokenCache(s, hc, o.now),
+		tokens:  newTokenCache(s, hc, o.clock.Now, o.hooks.TokenRefresh),
 		limiter: newLimiter(s),
 		log:     o.logger,
 		hooks:   o.hooks,
-		now:     o.now,
+		clock:   o.clock,
 		jitter:  o.jitter,
 	}
 	return &Client{shared: sh}, nil
 }
+
+// now is the time on the client's clock.
+func (s *shared) now() time.Time { return s.clock.Now() }
 
 // newLimiter paces requests so that no window of RateWindow holds more than RateLimit of
 // them, whatever the window's start: a bucket of RateBurst tokens refilled at
@@ -222,7 +235,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			refreshed = true
 			c.tokens.invalidate(tok)
 			c.retryHook(r, "401")
-			c.log.Warn("tenant refused the token; fetching a new one", "op", r.op, "route", r.route)
+			c.log.WarnContext(ctx, "tenant refused the token; fetching a new one", "op", r.op, "route", r.route)
 			continue
 		case s == http.StatusTooManyRequests:
 			wait, ok := parseRetryAfter(resp.header.Get("Retry-After"), c.now())
@@ -245,7 +258,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			// A 429 means the tenant did not act on the request: any method may be repeated.
 			c.pause(wait)
 			c.retryHook(r, "429")
-			c.log.Warn("tenant rate limit: waiting as told", "op", r.op, "route", r.route, "retryAfter", wait)
+			c.log.WarnContext(ctx, "tenant rate limit: waiting as told", "op", r.op, "route", r.route, "retryAfter", wait)
 			continue
 		case retryableStatus(s) && r.method != http.MethodPost && retries < c.s.MaxRetries:
 			retries++
@@ -286,6 +299,8 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*response, e
 	if r.experimental {
 		req.Header.Set("X-SailPoint-Experimental", "true")
 	}
+	// The duration reported to Hooks.Request times real I/O, so it is measured on the system
+	// clock, not on the injected one (a fake clock would report every exchange as instant).
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -310,39 +325,89 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*response, e
 	if len(data) > maxResponseBytes {
 		return nil, fmt.Errorf("the answer is larger than %d MiB", maxResponseBytes>>20)
 	}
-	c.log.Debug("tenant request", "op", r.op, "method", r.method, "route", r.route, "status", resp.StatusCode, "elapsed", elapsed)
+	c.log.DebugContext(ctx, "tenant request", "op", r.op, "method", r.method, "route", r.route, "status", resp.StatusCode, "elapsed", elapsed)
 	return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }
 
-// waitTurn waits out a Retry-After pause, then the client-side limiter.
+// waitTurn waits until this request may leave: after every Retry-After pause and after
+// the client-side limiter grants it a turn. A pause that a 429 in another goroutine sets
+// or extends while this one waits for its turn holds it back too: it then waits the pause
+// out and takes a fresh turn, so that no request leaves inside an announced pause and the
+// held-back requests do not all leave at once when it ends.
 func (c *Client) waitTurn(ctx context.Context) error {
+	for {
+		if err := c.waitPause(ctx); err != nil {
+			return err
+		}
+		if err := c.waitLimiter(ctx); err != nil {
+			return err
+		}
+		if !c.paused() {
+			return nil
+		}
+	}
+}
+
+// paused reports whether a Retry-After pause holds requests back now.
+func (c *Client) paused() bool {
 	c.mu.Lock()
 	until := c.pauseUntil
 	c.mu.Unlock()
-	if d := time.Until(until); d > 0 {
-		if err := sleep(ctx, d); err != nil {
+	return c.clock.Now().Before(until)
+}
+
+// waitPause sleeps until no Retry-After pause is in force, including pauses set or
+// extended while it slept.
+func (c *Client) waitPause(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		until := c.pauseUntil
+		c.mu.Unlock()
+		d := until.Sub(c.clock.Now())
+		if d <= 0 {
+			return nil
+		}
+		if err := clock.Sleep(ctx, c.clock, d); err != nil {
 			return err
 		}
 		if c.hooks.RateLimitWait != nil {
 			c.hooks.RateLimitWait("server", d)
 		}
 	}
-	start := time.Now()
-	if err := c.limiter.Wait(ctx); err != nil {
+}
+
+// waitLimiter takes a turn from the client-side limiter and sleeps until it comes. The
+// limiter is asked with the client's clock (its Wait would read the system clock); a turn
+// that is not taken because ctx ended is given back.
+func (c *Client) waitLimiter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil { // as rate.Limiter.Wait: an ended call takes no turn
 		return fmt.Errorf("waiting for the client rate limit: %w", err)
 	}
-	if d := time.Since(start); d > time.Millisecond {
+	now := c.clock.Now()
+	r := c.limiter.ReserveN(now, 1)
+	if !r.OK() { // cannot happen: the burst is at least 1
+		return errors.New("waiting for the client rate limit: the limiter refused a single request")
+	}
+	d := r.DelayFrom(now)
+	if d <= 0 {
+		return nil
+	}
+	if err := clock.Sleep(ctx, c.clock, d); err != nil {
+		r.CancelAt(c.clock.Now())
+		return fmt.Errorf("waiting for the client rate limit: %w", err)
+	}
+	if d > time.Millisecond { // as before: the limiter's sub-millisecond turns are not waits worth a metric
 		if c.hooks.RateLimitWait != nil {
 			c.hooks.RateLimitWait("client", d)
 		}
-		c.log.Debug("client rate limit: waited", "waited", d)
+		c.log.DebugContext(ctx, "client rate limit: waited", "waited", d)
 	}
 	return nil
 }
 
 // pause holds every request of this client until d from now, unless a later pause is set.
 func (c *Client) pause(d time.Duration) {
-	until := time.Now().Add(d)
+	until := c.clock.Now().Add(d)
 	c.mu.Lock()
 	if until.After(c.pauseUntil) {
 		c.pauseUntil = until
@@ -370,9 +435,9 @@ func (c *Client) backoff(ctx context.Context, r *request, reason string, n int, 
 func (c *Client) backoffAtLeast(ctx context.Context, r *request, reason string, n int, cause error, atLeast time.Duration) error {
 	d := max(c.backoffDelay(n), atLeast)
 	c.retryHook(r, reason)
-	c.log.Warn("retrying tenant request", "op", r.op, "method", r.method, "route", r.route,
+	c.log.WarnContext(ctx, "retrying tenant request", "op", r.op, "method", r.method, "route", r.route,
 		"reason", reason, "error", cause.Error(), "retry", n, "of", c.s.MaxRetries, "wait", d)
-	return sleep(ctx, d)
+	return clock.Sleep(ctx, c.clock, d)
 }
 
 func (c *Client) retryHook(r *request, reason string) {
@@ -384,17 +449,6 @@ func (c *Client) retryHook(r *request, reason string) {
 func (c *Client) requestHook(r *request, status int, d time.Duration) {
 	if c.hooks.Request != nil {
 		c.hooks.Request(r.method, r.route, status, d)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

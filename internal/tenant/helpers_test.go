@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdim-sync/sdim-sync/internal/clock"
 	"github.com/sdim-sync/sdim-sync/internal/contracttest"
 	"github.com/sdim-sync/sdim-sync/internal/emulator"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
@@ -168,25 +169,8 @@ func (l *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newFakeClock is a clock tests move by hand, set to a fixed morning.
+func newFakeClock() *clock.Fake { return clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)) }
 
 func snow(name string) sdim.ServiceDeskIntegration {
 	return sdim.ServiceDeskIntegration{

@@ -15,16 +15,17 @@ import (
 
 // TestNoSecretInLogsOrErrors runs a faulty session at debug level (5xx, dropped
 // connections, lost answers, forced 429s, a token expiring mid-run, a refused PATCH, a
-// refused secret) and searches every log line, error text and hook label for the client
-// secret, the attribute secrets sent and every access token the tenant issued.
+// refused secret) and searches every log line, error text and hook label (token refresh
+// errors included) for the client secret, the attribute secrets sent and every access
+// token the tenant issued.
 func TestNoSecretInLogsOrErrors(t *testing.T) {
 	const clientSecret = "client-secret-7f3a9c"
 	const attrSecret = "snow-password-41d2"
-	clock := newFakeClock()
+	fake := newFakeClock()
 	logs := &logBuffer{}
 	env := startEmulator(t, emulator.Config{
 		Clients: map[string]string{emulator.DemoClientID: clientSecret},
-		Now:     clock.Now,
+		Now:     fake.Now,
 		Logger:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	s := env.settings(t, sdim.V2025)
@@ -41,6 +42,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		Request:       func(m, r string, st int, _ time.Duration) { note("%s %s %d", m, r, st) },
 		Retry:         func(m, r, reason string) { note("%s %s %s", m, r, reason) },
 		RateLimitWait: func(src string, d time.Duration) { note("%s %s", src, d) },
+		TokenRefresh:  func(err error) { note("token refresh: %v", err) },
 	}
 	c := env.client(t, s, tenant.WithLogger(logs.logger()), tenant.WithHooks(hooks))
 	ctx := t.Context()
@@ -79,7 +81,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		return err
 	})
 	run("429", emulator.Faults{Force429: 1, RetryAfterSeconds: 1}, func() error { _, err := c.GetServiceDesk(ctx, id); return err })
-	clock.Add(time.Hour) // the token expires on the tenant's side
+	fake.Advance(time.Hour) // the token expires on the tenant's side
 	run("expired token", emulator.Faults{}, func() error {
 		_, err := c.PatchServiceDesk(ctx, id, obj.Name, []tenant.PatchOp{tenant.Replace("/attributes/password", obj.Attributes["password"])})
 		return err
@@ -90,7 +92,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	})
 	s.ClientSecret = sdim.NewSecret(clientSecret+"-wrong", "env:SAIL_CLIENT_SECRET")
 	run("bad secret", emulator.Faults{}, func() error {
-		_, err := env.client(t, s, tenant.WithLogger(logs.logger())).ListServiceDesk(ctx, tenant.ListOptions{})
+		_, err := env.client(t, s, tenant.WithLogger(logs.logger()), tenant.WithHooks(hooks)).ListServiceDesk(ctx, tenant.ListOptions{})
 		return err
 	})
 	run("read-only", emulator.Faults{}, func() error { _, err := c.ReadOnly().CreateServiceDesk(ctx, obj); return err })

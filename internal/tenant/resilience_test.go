@@ -217,14 +217,14 @@ func TestPostIsNeverRetried(t *testing.T) {
 // TestTokenExpiresMidRun: the tenant's clock passes the token's expiry while the client
 // still holds it; the 401 makes the client fetch a new token and repeat the call once.
 func TestTokenExpiresMidRun(t *testing.T) {
-	clock := newFakeClock()
-	env := startEmulator(t, emulator.Config{Now: clock.Now})
+	fake := newFakeClock()
+	env := startEmulator(t, emulator.Config{Now: fake.Now})
 	var h hookLog
 	c := env.client(t, env.settings(t, sdim.V3), tenant.WithHooks(h.hooks()))
 	if _, err := c.ListServiceDesk(t.Context(), tenant.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(emulator.DefaultTokenTTL + time.Second) // the tenant's clock only: the client's still trusts its token
+	fake.Advance(emulator.DefaultTokenTTL + time.Second) // the tenant's clock only: the client's still trusts its token
 	if _, err := c.CreateServiceDesk(t.Context(), snow("After expiry")); err != nil {
 		t.Fatalf("create after the token expired: %v", err)
 	}
@@ -243,14 +243,14 @@ func TestTokenExpiresMidRun(t *testing.T) {
 // TestTokenRefreshedBeforeExpiry: with both clocks moving, the client fetches a new token
 // before the old one expires, so the tenant never answers 401.
 func TestTokenRefreshedBeforeExpiry(t *testing.T) {
-	clock := newFakeClock()
-	env := startEmulator(t, emulator.Config{Now: clock.Now})
-	c := env.client(t, env.settings(t, sdim.V3), tenant.WithClock(clock.Now))
+	fake := newFakeClock()
+	env := startEmulator(t, emulator.Config{Now: fake.Now})
+	c := env.client(t, env.settings(t, sdim.V3), tenant.WithClock(fake))
 	for i := range 10 {
 		if _, err := c.GetStatusCheck(t.Context()); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
-		clock.Add(100 * time.Second) // 1,000 s in all: past the 749 s lifetime
+		fake.Advance(100 * time.Second) // 1,000 s in all: past the 749 s lifetime
 	}
 	cnt := env.emu.Counters()
 	if cnt.Responses["401"] != 0 || cnt.Requests["POST "+emulator.TokenPath] != 2 {
