@@ -93,3 +93,24 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A desired directory that is a symbolic link (a git-sync checkout swaps one) loads and
+// scans its files, with paths relative to the link.
+func TestLoadAndScanThroughASymlinkedDirectory(t *testing.T) {
+	base := t.TempDir()
+	target := filepath.Join(base, "rev-1")
+	must(t, os.MkdirAll(filepath.Join(target, "sub"), 0o755))
+	write(t, filepath.Join(target, "sub", "a.yaml"), "kind: ServiceDeskIntegration\nname: A\nspec: {type: T, attributes: {url: x}}\n")
+	link := filepath.Join(base, "current")
+	must(t, os.Symlink("rev-1", link))
+	st, err := desired.Load(link)
+	must(t, err)
+	if st.Files != 1 || len(st.ServiceDesk) != 1 || st.ServiceDesk[0].Source.File != "sub/a.yaml" {
+		t.Fatalf("loaded %d files, %d integrations, source %+v", st.Files, len(st.ServiceDesk), st.ServiceDesk)
+	}
+	d, err := desired.Scan(link, nil)
+	must(t, err)
+	if d.Files != 1 {
+		t.Errorf("Scan through the link found %d files", d.Files)
+	}
+}

@@ -97,16 +97,22 @@ type yamlFile struct {
 func (l *loader) find() ([]yamlFile, []Problem) {
 	var files []yamlFile
 	var problems []Problem
-	err := filepath.WalkDir(l.dir, func(path string, d fs.DirEntry, err error) error {
+	// WalkDir does not enter a root that is a symbolic link (a git-sync checkout, a
+	// ConfigMap mount's path): a trailing separator makes it resolve the link.
+	root := l.dir
+	if fi, err := os.Lstat(root); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		root += string(filepath.Separator)
+	}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		rel := l.rel(path)
 		if err != nil {
-			if path == l.dir {
+			if path == root {
 				return err
 			}
 			problems = append(problems, Problem{File: rel, Msg: "cannot read: " + unwrapPath(err), Err: err})
 			return nil
 		}
-		if path == l.dir {
+		if path == root {
 			return nil
 		}
 		name := d.Name()

@@ -219,19 +219,46 @@ func (e *Engine) NewRunID() string {
 	return fmt.Sprintf("%s-%d", e.prefix, e.seq.Add(1))
 }
 
-type runIDKey struct{}
+type runKey struct{}
 
-// WithRunID returns ctx carrying a run id; Reconcile uses it instead of a new one, so a
-// caller can log with the id before the run starts.
-func WithRunID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, runIDKey{}, id)
+type runInfo struct {
+	id      string
+	trigger Trigger
+}
+
+// WithRun returns ctx carrying a run's id and trigger. Reconcile uses the id instead of a
+// new one, so a caller can log with it before the run starts; ContextHandler adds both to
+// every line logged with ctx.
+func WithRun(ctx context.Context, id string, trigger Trigger) context.Context {
+	return context.WithValue(ctx, runKey{}, runInfo{id: id, trigger: trigger})
 }
 
 // RunID returns the run id ctx carries, or "".
 func RunID(ctx context.Context) string {
-	id, _ := ctx.Value(runIDKey{}).(string)
-	return id
+	ri, _ := ctx.Value(runKey{}).(runInfo)
+	return ri.id
 }
+
+// ContextHandler wraps h so that a line logged with a context that carries a run (see
+// WithRun) gets the run's id and trigger as the attributes "run" and "trigger". The tenant
+// client logs with the context of each call, so its lines name the run they belong to.
+func ContextHandler(h slog.Handler) slog.Handler { return ctxHandler{h} }
+
+type ctxHandler struct{ slog.Handler }
+
+func (h ctxHandler) Handle(ctx context.Context, r slog.Record) error {
+	if ri, ok := ctx.Value(runKey{}).(runInfo); ok && ri.id != "" {
+		r = r.Clone()
+		r.AddAttrs(slog.String("run", ri.id), slog.String("trigger", string(ri.trigger)))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h ctxHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return ctxHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h ctxHandler) WithGroup(name string) slog.Handler { return ctxHandler{h.Handler.WithGroup(name)} }
 
 // Reconcile runs the stages req asks for and returns the run. It never panics on a
 // failed stage: the failure is in Run.Err, and the stages after it do not run. A plan-only
@@ -241,8 +268,8 @@ func (e *Engine) Reconcile(ctx context.Context, req Request) *Run {
 	id := RunID(ctx)
 	if id == "" {
 		id = e.NewRunID()
-		ctx = WithRunID(ctx, id)
 	}
+	ctx = WithRun(ctx, id, req.Trigger)
 	run := &Run{ID: id, Trigger: req.Trigger, Apply: req.Apply, Start: e.clock.Now()}
 	defer func() { run.End = e.clock.Now() }()
 	log := e.log.With("run", id, "trigger", string(req.Trigger))
@@ -359,6 +386,7 @@ func (e *Engine) apply(ctx context.Context, run *Run, req Request, log *slog.Log
 	rep, err := applier.Apply(ctx, c, run.Plan, applier.Options{
 		Concurrency: req.Concurrency,
 		Grace:       req.Grace,
+		Clock:       e.clock,
 		Logger:      log,
 		OnResult:    req.OnResult,
 		Desired:     run.Desired,

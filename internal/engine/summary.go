@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/sdim-sync/sdim-sync/internal/applier"
 	"github.com/sdim-sync/sdim-sync/internal/planner"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
 )
@@ -42,7 +43,8 @@ func Actions() []planner.Action {
 	return []planner.Action{planner.ActionCreate, planner.ActionPatch, planner.ActionPut, planner.ActionDelete}
 }
 
-// Summarize counts a plan made from want. It returns false when the run did not plan.
+// Summarize counts what the run's plan found, less the changes its apply made and the
+// read-back found kept. It returns false when the run did not plan.
 func (r *Run) Summarize() (Summary, bool) {
 	if r.Plan == nil || r.Desired == nil {
 		return Summary{}, false
@@ -65,8 +67,27 @@ func (r *Run) Summarize() (Summary, bool) {
 	if r.Desired.StatusCheck != nil {
 		declared[sdim.KindStatusCheck] = 1
 	}
+	// Changes an apply made, and the read-back found kept, are no longer drift.
+	type key struct {
+		kind sdim.Kind
+		name string
+	}
+	done := map[key]bool{}
+	if r.Report != nil {
+		for _, res := range r.Report.Results {
+			if res.Outcome == applier.Applied {
+				done[key{res.Change.Kind, res.Change.Name}] = true
+			}
+		}
+		for _, c := range r.Report.NotConverging {
+			delete(done, key{c.Kind, c.Name})
+		}
+	}
 	differing := map[sdim.Kind]int{}
 	for _, c := range r.Plan.Changes {
+		if done[key{c.Kind, c.Name}] {
+			continue
+		}
 		if c.Action != planner.ActionDelete {
 			differing[c.Kind]++
 		}
