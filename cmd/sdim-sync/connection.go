@@ -27,6 +27,29 @@ type connFlags struct {
 // configFile is the config file's layout. Unknown keys are errors, so a typo is caught.
 type configFile struct {
 	Tenant tenant.Config `yaml:"tenant"`
+	// Serve holds the daemon's settings (serve only).
+	Serve serveConfig `yaml:"serve"`
+	// Emulator, when present, makes serve start the built-in emulated tenant in its own
+	// process and connect to it, instead of a tenant the tenant section names.
+	Emulator *emulatorConfig `yaml:"emulator"`
+}
+
+// readConfigFile reads and strictly decodes a config file; a missing path is an empty one.
+func (o *connFlags) readConfigFile() (configFile, error) {
+	var cf configFile
+	if o.config == "" {
+		return cf, nil
+	}
+	data, err := o.readFile(o.config)
+	if err != nil {
+		return cf, fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
+		return cf, fmt.Errorf("config file %s: %w", o.config, err)
+	}
+	return cf, nil
 }
 
 func addConnFlags(cmd *cobra.Command) *connFlags {
@@ -72,21 +95,14 @@ func (o *connFlags) flagConfig() tenant.Config {
 // settings stacks the config file, the environment and the flags, and validates the
 // result before any request is made.
 func (o *connFlags) settings() (tenant.Settings, error) {
-	var file tenant.Config
-	if o.config != "" {
-		data, err := o.readFile(o.config)
-		if err != nil {
-			return tenant.Settings{}, fmt.Errorf("config file: %w", err)
-		}
-		var cf configFile
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
-			return tenant.Settings{}, fmt.Errorf("config file %s: %w", o.config, err)
-		}
-		file = cf.Tenant
+	cf, err := o.readConfigFile()
+	if err != nil {
+		return tenant.Settings{}, err
 	}
-	c := file.Overlay(tenant.ConfigFromEnv(o.lookupEnv)).Overlay(o.flagConfig())
+	if cf.Emulator != nil && cf.Tenant == (tenant.Config{}) {
+		return tenant.Settings{}, fmt.Errorf("config file %s: its emulator section starts an emulated tenant inside sdim-sync serve only; for this command start one with sdim-sync emulator and point SAIL_BASE_URL at it", o.config)
+	}
+	c := cf.Tenant.Overlay(tenant.ConfigFromEnv(o.lookupEnv)).Overlay(o.flagConfig())
 	s, err := c.Settings(o.readFile)
 	if err != nil {
 		return tenant.Settings{}, err

@@ -21,7 +21,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCmd(), newEmulatorCmd(), newValidateCmd(), newSchemaCmd(), newExportCmd(), newPlanCmd(), newApplyCmd())
+	root.AddCommand(newVersionCmd(), newEmulatorCmd(), newValidateCmd(), newSchemaCmd(), newExportCmd(), newPlanCmd(), newApplyCmd(), newServeCmd())
 	return root
 }
 
@@ -31,17 +31,22 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the version of sdim-sync",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			commit := "unknown"
-			if info, ok := debug.ReadBuildInfo(); ok {
-				for _, s := range info.Settings {
-					if s.Key == "vcs.revision" {
-						commit = s.Value
-					}
-				}
-			}
+			commit := revision()
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "sdim-sync %s (commit %s, %s, %s/%s)\n",
 				version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return err
 		},
 	}
+}
+
+// buildSetting returns a setting of the binary's build information, or "".
+func buildSetting(key string) string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == key {
+				return s.Value
+			}
+		}
+	}
+	return ""
 }
