@@ -150,6 +150,13 @@ func (l *loader) find() ([]yamlFile, []Problem) {
 	return files, problems
 }
 
+// SkipName reports whether Load skips a file or directory of this name: hidden, or an
+// editor leftover. The file watcher applies the same rule.
+func SkipName(name string) bool { return skipName(name) }
+
+// IsYAMLName reports whether Load reads a file of this name (*.yaml, *.yml).
+func IsYAMLName(name string) bool { return isYAMLName(name) }
+
 // skipName reports whether a file or directory is hidden or an editor leftover.
 func skipName(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") ||

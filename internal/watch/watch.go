@@ -52,6 +52,7 @@ package watch
 import (
 	"errors"
 	"fmt"
+	"github.com/sdim-sync/sdim-sync/internal/desired"
 	"io/fs"
 	"iter"
 	"log/slog"
@@ -586,7 +587,7 @@ func (w *Watcher) handle(fe fsnotify.Event) {
 		report, refresh = true, true
 	}
 	if w.tree[parent] && p != w.root {
-		relevant := base == dataLink || !skipName(base) && isYAMLName(base)
+		relevant := base == dataLink || !desired.SkipName(base) && desired.IsYAMLName(base)
 		switch op {
 		case OpCreate:
 			info, err := os.Lstat(p)
@@ -594,7 +595,7 @@ func (w *Watcher) handle(fe fsnotify.Event) {
 			case err != nil:
 				// Gone already: nothing of it can be loaded. Otherwise, unsure: report.
 				relevant = relevant || !gone(err)
-			case skipName(base):
+			case desired.SkipName(base):
 				// Hidden or an editor leftover: the loader skips it, and does not enter
 				// it if it is a directory (the timestamped directories of Kubernetes).
 			case info.IsDir():
@@ -615,7 +616,7 @@ func (w *Watcher) handle(fe fsnotify.Event) {
 		if w.dropUnder(p) {
 			refresh = true
 		}
-		if w.tree[parent] && p != w.root && !skipName(base) {
+		if w.tree[parent] && p != w.root && !desired.SkipName(base) {
 			if info, err := os.Lstat(p); err == nil && info.IsDir() {
 				// A directory is there all the same: the event came from the watch of a
 				// directory since replaced (the old target of a swapped link, removed
@@ -723,7 +724,7 @@ func (w *Watcher) addTree(dir string, emit, strict bool) error {
 		name := e.Name()
 		p := filepath.Join(dir, name)
 		if e.IsDir() {
-			if skipName(name) {
+			if desired.SkipName(name) {
 				continue
 			}
 			if err := w.addTree(p, emit, strict); err != nil {
@@ -738,13 +739,13 @@ func (w *Watcher) addTree(dir string, emit, strict bool) error {
 			continue
 		}
 		link := e.Type()&fs.ModeSymlink != 0
-		if skipName(name) && name != dataLink && !w.files[p] {
+		if desired.SkipName(name) && name != dataLink && !w.files[p] {
 			continue
 		}
 		if link {
 			w.links[p] = true
 		}
-		if emit && (link || isYAMLName(name) || w.files[p]) {
+		if emit && (link || desired.IsYAMLName(name) || w.files[p]) {
 			w.emit(Event{Path: p, Op: OpCreate})
 		}
 	}
@@ -911,18 +912,4 @@ func within(path, dir string) bool {
 // directory).
 func gone(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
-}
-
-// skipName reports whether the loader skips a file or directory of this name: hidden, or
-// an editor leftover. It mirrors the loader of the desired state.
-func skipName(name string) bool {
-	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") ||
-		strings.HasSuffix(name, ".swp") || strings.HasSuffix(name, ".swo") ||
-		strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#")
-}
-
-// isYAMLName reports whether the loader reads a file of this name.
-func isYAMLName(name string) bool {
-	ext := strings.ToLower(filepath.Ext(name))
-	return ext == ".yaml" || ext == ".yml"
 }

@@ -3,6 +3,7 @@ package watch
 import (
 	"errors"
 	"fmt"
+	"github.com/sdim-sync/sdim-sync/internal/desired"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -1351,11 +1352,11 @@ func TestNames(t *testing.T) {
 		{"#f.yaml", false, true},
 	}
 	for _, tt := range tests {
-		if got := skipName(tt.name); got != tt.skip {
-			t.Errorf("skipName(%q) = %v", tt.name, got)
+		if got := desired.SkipName(tt.name); got != tt.skip {
+			t.Errorf("desired.SkipName(%q) = %v", tt.name, got)
 		}
-		if got := isYAMLName(tt.name); got != tt.yaml {
-			t.Errorf("isYAMLName(%q) = %v", tt.name, got)
+		if got := desired.IsYAMLName(tt.name); got != tt.yaml {
+			t.Errorf("desired.IsYAMLName(%q) = %v", tt.name, got)
 		}
 	}
 	for _, tt := range []struct {
