@@ -40,7 +40,13 @@ type State struct {
 	// Dir is the directory as it was given to Load.
 	Dir string
 	// Files is the number of YAML files read.
-	Files       int
+	Files int
+	// Paths are the YAML files read, relative to Dir with forward slashes, in lexical order.
+	Paths []string
+	// Digest is the hex SHA-256 of those files, by path and content: it names the desired
+	// state by what was loaded (Scan gives the same value for the same files; it holds no
+	// secret, since secret files are not part of it).
+	Digest      string
 	ServiceDesk []ServiceDeskResource
 	SIM         []SIMResource
 	// StatusCheck is nil when no file declares one.

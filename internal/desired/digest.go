@@ -52,6 +52,8 @@ func Scan(dir string, secretFiles []string) (Digest, error) {
 		entry(state, "file", f.rel)
 		hashFile(state, f.path, DefaultMaxFileSize)
 	}
+	// A problem finding the files (an unreadable directory) changes the digest too; a
+	// state that loads has none.
 	for _, p := range problems {
 		entry(state, "problem", p.File+": "+p.Msg)
 	}
@@ -99,4 +101,10 @@ func hashFile(h hash.Hash, path string, limit int64) {
 		return
 	}
 	entry(h, "content", strconv.FormatInt(n, 10)+" "+hex.EncodeToString(c.Sum(nil)))
+}
+
+// contentEntry is the digest entry of a file's content as hashFile writes it.
+func contentEntry(data []byte) string {
+	sum := sha256.Sum256(data)
+	return strconv.Itoa(len(data)) + " " + hex.EncodeToString(sum[:])
 }

@@ -74,8 +74,11 @@ func TestScanAgreesWithLoad(t *testing.T) {
 	}
 	d, err := desired.Scan(dir, st.SecretFiles)
 	must(t, err)
-	if d.Files != st.Files || len(d.State) != 64 {
-		t.Errorf("Scan: %d files, state %q; Load read %d files", d.Files, d.State, st.Files)
+	if d.Files != st.Files || d.State != st.Digest || len(st.Digest) != 64 {
+		t.Errorf("Scan: %d files, digest %q; Load read %d files, digest %q", d.Files, d.State, st.Files, st.Digest)
+	}
+	if len(st.Paths) != 1 || st.Paths[0] != "a.yaml" {
+		t.Errorf("Paths = %q", st.Paths)
 	}
 	if _, err := desired.Scan(filepath.Join(dir, "missing"), nil); err == nil {
 		t.Error("Scan of a missing directory: no error")

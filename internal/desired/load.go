@@ -2,6 +2,8 @@ package desired
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -66,6 +68,13 @@ func Load(dir string, opts ...Option) (*State, error) {
 		return nil, &LoadError{Dir: dir, Problems: problems}
 	}
 	sortState(st)
+	state := sha256.New()
+	for i, f := range files {
+		st.Paths = append(st.Paths, f.rel)
+		entry(state, "file", f.rel)
+		entry(state, "content", results[i].content)
+	}
+	st.Digest = hex.EncodeToString(state.Sum(nil))
 	for path := range l.secretFiles {
 		st.SecretFiles = append(st.SecretFiles, path)
 	}
@@ -188,6 +197,8 @@ func unwrapPath(err error) string {
 
 // fileResult is what one file yields.
 type fileResult struct {
+	// content is the file's digest entry (its size and SHA-256), for State.Digest.
+	content      string
 	problems     []Problem
 	serviceDesk  []ServiceDeskResource
 	sim          []SIMResource
@@ -226,7 +237,9 @@ func (l *loader) decodeFile(f yamlFile) fileResult {
 	if p != nil {
 		return fileResult{problems: []Problem{*p}}
 	}
-	return l.decodeBytes(f, data)
+	res := l.decodeBytes(f, data)
+	res.content = contentEntry(data)
+	return res
 }
 
 func (l *loader) readFile(f yamlFile) ([]byte, *Problem) {
