@@ -32,6 +32,33 @@ type configFile struct {
 	// Emulator, when present, makes serve start the built-in emulated tenant in its own
 	// process and connect to it, instead of a tenant the tenant section names.
 	Emulator *emulatorConfig `yaml:"emulator"`
+
+	// root is the parsed document, for the line of a value that fails validation.
+	root *yaml.Node
+}
+
+// line returns the line of the value at path (section, key) in the config file, or 0.
+func (cf configFile) line(path ...string) int {
+	n := cf.root
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	for _, key := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return 0
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	if n == nil {
+		return 0
+	}
+	return n.Line
 }
 
 // readConfigFile reads and strictly decodes a config file; a missing path is an empty one.
@@ -48,6 +75,10 @@ func (o *connFlags) readConfigFile() (configFile, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
 		return cf, fmt.Errorf("config file %s: %w", o.config, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err == nil {
+		cf.root = &root
 	}
 	return cf, nil
 }

@@ -81,7 +81,10 @@ type serveOpts struct {
 	driftLimit    int
 }
 
-func newServeCmd() *cobra.Command {
+func newServeCmd() *cobra.Command { return newServeCmdWith(runServe) }
+
+// newServeCmdWith builds the serve command around run (tests pass their own).
+func newServeCmdWith(run func(cmd *cobra.Command, conn *connFlags, args []string, o serveOpts) error) *cobra.Command {
 	var o serveOpts
 	cmd := &cobra.Command{
 		Use:   "serve [DIR]",
@@ -127,7 +130,7 @@ emulator section starts the built-in emulated tenant in this process instead
 	f.IntVar(&o.driftLimit, "drifted-object-series-limit", 100, "cap of the per-object series")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		o.settle(cmd)
-		return runServe(cmd, conn, args, o)
+		return run(cmd, conn, args, o)
 	}
 	return cmd
 }
@@ -163,8 +166,14 @@ func mergeServe(cmd *cobra.Command, conn *connFlags, args []string, o serveOpts)
 	}
 	changed := cmd.Flags().Changed
 	var problems []string
+	// bad reports a value of the serve section; the flag of the same name, when given, is
+	// what was checked, so the line is named only for a value from the file.
 	bad := func(key, format string, a ...any) {
-		problems = append(problems, fmt.Sprintf("serve.%s: %s", key, fmt.Sprintf(format, a...)))
+		where := "serve." + key
+		if l := cf.line("serve", key); l > 0 {
+			where = fmt.Sprintf("line %d: %s", l, where)
+		}
+		problems = append(problems, fmt.Sprintf("%s: %s", where, fmt.Sprintf(format, a...)))
 	}
 	str := func(flag string, flagVal, fileVal string) string {
 		if changed(flag) || fileVal == "" {
@@ -277,7 +286,7 @@ func mergeServe(cmd *cobra.Command, conn *connFlags, args []string, o serveOpts)
 			e.Listen = "127.0.0.1:0"
 		}
 		if e.Generate < 0 {
-			problems = append(problems, fmt.Sprintf("emulator.generate: %d: want zero or more", e.Generate))
+			problems = append(problems, fmt.Sprintf("line %d: emulator.generate: %d: want zero or more", cf.line("emulator", "generate"), e.Generate))
 		}
 		if cf.Tenant != (tenant.Config{}) {
 			problems = append(problems, "the config file has both a tenant and an emulator section: keep one (emulator starts an emulated tenant in this process)")
