@@ -35,8 +35,8 @@ expect() { # expect CODE command...: run, show, and check the exit code
 
 step validate configs/examples
 expect 0 validate configs/examples
-step plan configs/examples
-expect 2 plan configs/examples
+step plan configs/examples --detailed-exitcode "(exit 2: there are changes)"
+expect 2 plan configs/examples --detailed-exitcode
 step apply configs/examples --auto-approve
 expect 0 apply configs/examples --auto-approve
 step apply configs/examples --auto-approve "(again: nothing left to apply; the integration in observe mode is reported, never written)"

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -41,8 +40,10 @@ again: a field the tenant did not keep is reported as not converging.
 
 On a terminal apply asks before writing; without one it needs --auto-approve.
 
-With --plan FILE (saved by plan --out) apply re-reads the desired directory the plan was
-made from and the tenant, and refuses when anything the plan touches has changed since.
+With --plan FILE (saved by plan --out) apply reads DIR (default: the directory the plan
+was given, as it was written, so a later CI job in another checkout of the same commit
+finds it) and the tenant again, and refuses when the desired state's content is not the
+one the plan was made from, or anything the plan touches has changed since.
 
 Exit codes: 0 every change applied and converged (or nothing to do), 1 otherwise.`,
 		Example: `  sdim-sync apply configs/prod
@@ -84,16 +85,9 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 		if err != nil {
 			return fmt.Errorf("read the saved plan %s: %w", o.planFile, err)
 		}
-		if len(args) == 1 {
-			abs, err := filepath.Abs(dir)
-			if err != nil {
-				return err
-			}
-			if abs != saved.Target.DesiredDir {
-				return fmt.Errorf("the saved plan was made from %s, not %s: leave DIR out, or plan again", saved.Target.DesiredDir, abs)
-			}
+		if len(args) == 0 {
+			dir = saved.Target.DesiredDir
 		}
-		dir = saved.Target.DesiredDir
 		for _, name := range []string{"prune", "managed-scope", "max-deletes", "patchable-fields", "sim-patchable-fields", "secret-keys",
 			"sim", "allow-secret-files-outside"} {
 			if cmd.Flags().Changed(name) {
@@ -110,6 +104,10 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 	var out *applyOutput
 	approve := func(ctx context.Context, run *engine.Run) (bool, error) {
 		if saved != nil {
+			if got := run.Desired.Digest; got != saved.Target.DesiredDigest {
+				return false, &exitError{code: 1, err: fmt.Errorf("the saved plan %s was made from another desired state than the one in %s (content digest %.12s, now %.12s): nothing was written; plan again",
+					o.planFile, dir, saved.Target.DesiredDigest, got)}
+			}
 			if err := saved.Check(run.Plan, settings.BaseURL); err != nil {
 				return false, &exitError{code: 1, err: fmt.Errorf("the saved plan %s no longer holds, nothing was written: %w", o.planFile, err)}
 			}

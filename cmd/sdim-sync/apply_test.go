@@ -68,7 +68,7 @@ func TestApplySavedPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	saved := filepath.Join(t.TempDir(), "plan.json")
-	if code, out, errOut := runCLI(t, "plan", dir, "--out", saved); code != 2 {
+	if code, out, errOut := runCLI(t, "plan", dir, "--out", saved); code != 0 {
 		t.Fatalf("plan --out: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if code, _, errOut := runCLI(t, "apply", "--plan", saved, "--prune", "--auto-approve"); code != 1 ||
@@ -90,11 +90,22 @@ func TestApplySavedPlan(t *testing.T) {
 		t.Errorf("a refused saved plan wrote %d times", w)
 	}
 
-	// Planned again, applied as saved.
-	if code, _, errOut := runCLI(t, "plan", dir, "--out", saved); code != 2 {
+	// Planned again, applied as saved, from another checkout of the same files (as a
+	// later CI job would); a checkout with other content is refused.
+	if code, _, errOut := runCLI(t, "plan", dir, "--out", saved); code != 0 {
 		t.Fatalf("plan --out: exit %d: %s", code, errOut)
 	}
-	code, out, errOut = runCLI(t, "apply", "--plan", saved, "--auto-approve")
+	other := copyDir(t, dir)
+	writeFile(t, filepath.Join(other, "extra.yaml"), "# a comment changes the content\n")
+	e.ResetCounters()
+	if code, _, errOut := runCLI(t, "apply", "--plan", saved, other, "--auto-approve"); code != 1 ||
+		!strings.Contains(errOut, "made from another desired state than the one in "+other) {
+		t.Errorf("other content: exit %d: %s", code, errOut)
+	}
+	if w := e.Counters().TotalWrites(); w != 0 {
+		t.Errorf("a refused saved plan wrote %d times", w)
+	}
+	code, out, errOut = runCLI(t, "apply", "--plan", saved, copyDir(t, dir), "--auto-approve")
 	if code != 0 || !strings.Contains(out, "Apply complete: 2 applied") {
 		t.Errorf("a fresh saved plan: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -182,4 +193,25 @@ func TestApplySavedPlanKeepsReadSettings(t *testing.T) {
 		!strings.Contains(out, "Nothing to apply.") {
 		t.Errorf("apply --plan: exit %d\n%s\n%s", code, out, errOut)
 	}
+}
+
+// copyDir copies the regular files of dir (one level) into a new directory.
+func copyDir(t *testing.T, dir string) string {
+	t.Helper()
+	out := t.TempDir()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(out, e.Name()), string(data))
+	}
+	return out
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,7 +46,8 @@ Live integrations no file declares are reported as unmanaged, unless --prune is 
 then those whose names --managed-scope matches are planned for deletion, up to
 --max-deletes (a plan with more deletes is blocked).
 
-Exit codes (with --detailed-exitcode, the default): 0 the tenant matches, 2 the plan has
+Exit codes, as Terraform's: 0 the plan was made (whether or not it has changes), 1 an
+error or a blocked plan. With --detailed-exitcode: 0 the tenant matches, 2 the plan has
 changes (observe-only ones included), 1 an error or a blocked plan.`,
 		Example: `  sdim-sync plan configs/prod
   sdim-sync plan configs/prod -o markdown > plan.md      # a pull-request comment
@@ -59,7 +59,7 @@ changes (observe-only ones included), 1 an error or a blocked plan.`,
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or markdown")
 	f.StringVar(&o.out, "out", "", "also save the plan to this file (JSON) for a later apply --plan")
 	addPlanFlags(f, &o)
-	f.BoolVar(&o.detailedExitCode, "detailed-exitcode", true, "exit 2 when the plan has changes; with =false, exit 0")
+	f.BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 2 when the plan has changes (0 when none), for scheduled drift checks")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		dir := "."
 		if len(args) == 1 {
@@ -177,12 +177,9 @@ func runPlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, colour
 	res := run.Plan
 	var err error
 	if o.out != "" {
-		abs, err := filepath.Abs(dir)
-		if err != nil {
-			return fmt.Errorf("save the plan: %w", err)
-		}
 		var buf bytes.Buffer
-		if err := planner.WriteSaved(&buf, res, planner.Target{TenantURL: s.BaseURL, DesiredDir: abs, CreatedAt: time.Now(),
+		if err := planner.WriteSaved(&buf, res, planner.Target{TenantURL: s.BaseURL, DesiredDir: dir,
+			DesiredDigest: run.Desired.Digest, CreatedAt: time.Now(),
 			ReadSIM: o.sim, SecretFilesOutside: o.allowOutside}); err != nil {
 			return err
 		}

@@ -52,8 +52,8 @@ spec:
     password: ${env:NEW_DESK_PASSWORD}
 `
 
-// TestPlanCommand: plan exits 0 in sync and 2 with changes, in every output format, and
-// never writes to the tenant.
+// TestPlanCommand: plan exits 0 whether or not there are changes (2 with changes only with
+// --detailed-exitcode), in every output format, and never writes to the tenant.
 func TestPlanCommand(t *testing.T) {
 	e, dir := planEnv(t)
 	code, out, errOut := runCLI(t, "plan", dir)
@@ -64,8 +64,11 @@ func TestPlanCommand(t *testing.T) {
 
 	t.Setenv("NEW_DESK_PASSWORD", "correct-horse-battery")
 	writeFile(t, filepath.Join(dir, "new.yaml"), newIntegration)
+	if code, _, errOut := runCLI(t, "plan", dir, "--detailed-exitcode"); code != 2 {
+		t.Fatalf("changes with --detailed-exitcode: exit %d, want 2: %s", code, errOut)
+	}
 	code, out, errOut = runCLI(t, "plan", dir)
-	if code != 2 || !strings.Contains(out, `+ create ServiceDeskIntegration "Brand New Desk" (new.yaml:1:1)`) ||
+	if code != 0 || !strings.Contains(out, `+ create ServiceDeskIntegration "Brand New Desk" (new.yaml:1:1)`) ||
 		!strings.Contains(out, "Plan: 1 to create, 0 to update (0 patch, 0 put), 0 to delete; 0 unmanaged; 4 in sync.") {
 		t.Fatalf("a new integration: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -79,7 +82,7 @@ func TestPlanCommand(t *testing.T) {
 		Counts        map[string]int `json:"counts"`
 		Changes       []map[string]any
 	}
-	if err := json.Unmarshal([]byte(out), &p); err != nil || code != 2 || p.FormatVersion != 1 || p.Counts["create"] != 1 || len(p.Changes) != 1 {
+	if err := json.Unmarshal([]byte(out), &p); err != nil || code != 0 || p.FormatVersion != 1 || p.Counts["create"] != 1 || len(p.Changes) != 1 {
 		t.Fatalf("json: exit %d, %v: %s", code, err, out)
 	}
 
@@ -90,7 +93,7 @@ func TestPlanCommand(t *testing.T) {
 
 	saved := filepath.Join(t.TempDir(), "plan.json")
 	code, _, errOut = runCLI(t, "plan", dir, "--out", saved)
-	if code != 2 || !strings.Contains(errOut, "saved the plan to "+saved) {
+	if code != 0 || !strings.Contains(errOut, "saved the plan to "+saved) {
 		t.Fatalf("--out: exit %d: %s", code, errOut)
 	}
 	f, err := os.Open(saved)
@@ -125,7 +128,7 @@ func TestPlanDrift(t *testing.T) {
 	edited := strings.Replace(string(data), "description: Generated", "description: Edited", 1)
 	edited = strings.Replace(edited, "\n  attributes:\n", "\n  beforeProvisioningRule: {type: RULE, id: 2c918085708c274401708c2a8a760001}\n  attributes:\n", 2)
 	writeFile(t, filepath.Join(dir, "live.yaml"), edited)
-	code, out, errOut := runCLI(t, "plan", dir)
+	code, out, errOut := runCLI(t, "plan", dir, "--detailed-exitcode")
 	if code != 2 || !strings.Contains(out, "~ replace ServiceDeskIntegration \"Generated Integration 00001\"") ||
 		!strings.Contains(out, "/description: \"Generated") || !strings.Contains(out, "~ patch ServiceDeskIntegration \"Generated Integration 00002\"") ||
 		!strings.Contains(out, "/beforeProvisioningRule: (none) -> {\"id\":\"2c918085708c274401708c2a8a760001\",\"type\":\"RULE\"}") {
@@ -169,7 +172,7 @@ func TestPlanErrors(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "declares 1 SIM integrations") || !strings.Contains(errOut, "--api-version") {
 		t.Errorf("SIM on v3: exit %d: %s", code, errOut)
 	}
-	code, out, errOut := runCLI(t, "plan", sim, "--api-version", "v2024")
+	code, out, errOut := runCLI(t, "plan", sim, "--api-version", "v2024", "--detailed-exitcode")
 	if code != 2 || !strings.Contains(out, `+ create SIMIntegration "SIM"`) {
 		t.Errorf("SIM on v2024: exit %d: %s %s", code, out, errOut)
 	}
@@ -189,7 +192,7 @@ func TestPlanPruneScope(t *testing.T) {
 	docs := strings.Split(string(data), "---\n")
 	// Keep the header, the first integration and the status check.
 	writeFile(t, filepath.Join(dir, "live.yaml"), docs[0]+"---\n"+docs[3])
-	code, out, errOut := runCLI(t, "plan", dir, "--prune", "--managed-scope", "*00002")
+	code, out, errOut := runCLI(t, "plan", dir, "--prune", "--managed-scope", "*00002", "--detailed-exitcode")
 	if code != 2 || !strings.Contains(out, `- delete ServiceDeskIntegration "Generated Integration 00002"`) ||
 		!strings.Contains(out, "1 to delete; 1 unmanaged") {
 		t.Fatalf("exit %d\n%s\n%s\n%s", code, out, errOut, docs[0])

@@ -116,7 +116,7 @@ func TestJSONMatchesSchema(t *testing.T) {
 	if err := planner.WriteJSON(&plain, res); err != nil {
 		t.Fatal(err)
 	}
-	if err := planner.WriteSaved(&saved, res, planner.Target{TenantURL: "https://acme.api.identitynow.com", DesiredDir: "/src/desired", CreatedAt: time.Unix(0, 0)}); err != nil {
+	if err := planner.WriteSaved(&saved, res, planner.Target{TenantURL: "https://acme.api.identitynow.com", DesiredDir: "/src/desired", DesiredDigest: "5c3ab0c1a1f1e1d1c1b1a191817161514131211101f1e1d1c1b1a19181716151", CreatedAt: time.Unix(0, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	empty := mustPlan(t, &desired.State{}, liveState(), planner.DefaultPolicy())
@@ -148,7 +148,7 @@ func TestSavedPlanRoundTrip(t *testing.T) {
 	res := showcase(t)
 	const url = "https://acme.api.identitynow.com"
 	var buf bytes.Buffer
-	if err := planner.WriteSaved(&buf, res, planner.Target{TenantURL: url, DesiredDir: "/src/desired", CreatedAt: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}); err != nil {
+	if err := planner.WriteSaved(&buf, res, planner.Target{TenantURL: url, DesiredDir: "/src/desired", DesiredDigest: "5c3ab0c1a1f1e1d1c1b1a191817161514131211101f1e1d1c1b1a19181716151", CreatedAt: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(buf.String(), "hunter2") {

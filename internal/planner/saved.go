@@ -23,8 +23,12 @@ import (
 type Target struct {
 	// TenantURL is the tenant API's base URL.
 	TenantURL string
-	// DesiredDir is the desired directory, best absolute.
+	// DesiredDir is the desired directory as the plan was given it (often relative):
+	// apply --plan reads it when no DIR is given.
 	DesiredDir string
+	// DesiredDigest names the desired state by content (desired.State.Digest): apply
+	// --plan accepts any directory, wherever it is checked out, that loads to it.
+	DesiredDigest string
 	// CreatedAt is when the plan was made.
 	CreatedAt time.Time
 	// ReadSIM says the plan read the SIM integrations although no file declares one
@@ -36,10 +40,11 @@ type Target struct {
 }
 
 type savedInfo struct {
-	TenantURL  string `json:"tenantURL"`
-	DesiredDir string `json:"desiredDir"`
-	CreatedAt  string `json:"createdAt"`
-	Policy     Policy `json:"policy"`
+	TenantURL     string `json:"tenantURL"`
+	DesiredDir    string `json:"desiredDir"`
+	DesiredDigest string `json:"desiredDigest"`
+	CreatedAt     string `json:"createdAt"`
+	Policy        Policy `json:"policy"`
 
 	ReadSIM            bool `json:"readSIM,omitempty"`
 	SecretFilesOutside bool `json:"allowSecretFilesOutside,omitempty"`
@@ -58,7 +63,7 @@ func WriteSaved(w io.Writer, r *Result, target Target) error {
 	if pol.SecretKeys == nil {
 		pol.SecretKeys = sdim.DefaultSecretAttributeKeys()
 	}
-	p.Saved = &savedInfo{TenantURL: target.TenantURL, DesiredDir: target.DesiredDir,
+	p.Saved = &savedInfo{TenantURL: target.TenantURL, DesiredDir: target.DesiredDir, DesiredDigest: target.DesiredDigest,
 		CreatedAt: target.CreatedAt.UTC().Format(time.RFC3339), Policy: pol,
 		ReadSIM: target.ReadSIM, SecretFilesOutside: target.SecretFilesOutside}
 	return writeIndented(w, p)
@@ -100,12 +105,15 @@ func ReadSaved(r io.Reader) (*Saved, error) {
 	if p.Saved == nil {
 		return nil, errors.New("read the saved plan: it has no \"saved\" section: write it with sdim-sync plan --out FILE, not -o json")
 	}
+	if p.Saved.DesiredDigest == "" {
+		return nil, errors.New("read the saved plan: it names no desired state by content (desiredDigest): it was made by an older sdim-sync; make the plan again")
+	}
 	created, err := time.Parse(time.RFC3339, p.Saved.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("read the saved plan: createdAt: %w", err)
 	}
 	return &Saved{
-		Target: Target{TenantURL: p.Saved.TenantURL, DesiredDir: p.Saved.DesiredDir, CreatedAt: created,
+		Target: Target{TenantURL: p.Saved.TenantURL, DesiredDir: p.Saved.DesiredDir, DesiredDigest: p.Saved.DesiredDigest, CreatedAt: created,
 			ReadSIM: p.Saved.ReadSIM, SecretFilesOutside: p.Saved.SecretFilesOutside},
 		Policy:     p.Saved.Policy,
 		APIVersion: p.APIVersion,
