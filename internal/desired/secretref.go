@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -203,18 +202,14 @@ func (d *fileDecoder) readSecretFile(arg string) (string, string) {
 }
 
 func readSecret(path string) fileSecret {
-	f, err := os.Open(path)
+	f, info, err := openRegular(path)
+	if info != nil && err != nil {
+		return fileSecret{err: err.Error() + ": a secret file must be a plain file"}
+	}
 	if err != nil {
 		return fileSecret{err: "cannot read it: " + unwrapPath(err)}
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return fileSecret{err: "cannot read it: " + unwrapPath(err)}
-	}
-	if !info.Mode().IsRegular() {
-		return fileSecret{err: "not a regular file"}
-	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxSecretFileSize+1))
 	if err != nil {
 		return fileSecret{err: "cannot read it: " + unwrapPath(err)}
