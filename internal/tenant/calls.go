@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
@@ -338,10 +338,11 @@ func listAll[T any](ctx context.Context, c *Client, op, base string, opts ListOp
 		if err == nil {
 			return all, nil
 		}
-		if _, moved := err.(listMoved); !moved {
+		var moved listMoved
+		if !errors.As(err, &moved) {
 			return nil, err
 		}
-		lastErr = err
+		lastErr = moved
 		c.log.WarnContext(ctx, "the list changed while it was read; reading it again", "op", op, "reason", err.Error())
 	}
 	return nil, fmt.Errorf("%s: %w (tried %d times)", op, lastErr, attempts)
@@ -353,47 +354,14 @@ func (m listMoved) Error() string { return string(m) }
 
 func listPages[T any](ctx context.Context, c *Client, op, base string, opts ListOptions, id func(T) string) ([]T, error) {
 	var all []T
-	seen := map[string]bool{}
-	total := -1
-	for offset := 0; ; offset += PageSize {
-		q := url.Values{"limit": {strconv.Itoa(PageSize)}, "offset": {strconv.Itoa(offset)}, "count": {"true"}, "sorters": {"name"}}
-		if opts.Filters != "" {
-			q.Set("filters", opts.Filters)
-		}
-		r := &request{op: op, method: http.MethodGet, route: base, path: base, query: q}
-		resp, err := c.do(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		var page []T
-		if err := decode(r, resp.body, &page); err != nil {
-			return nil, err
-		}
-		if h := resp.header.Get("X-Total-Count"); h != "" {
-			n, err := strconv.Atoi(h)
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("%s: X-Total-Count %q is not a count", op, h)
-			}
-			if total >= 0 && n != total {
-				return nil, listMoved(fmt.Sprintf("the total went from %d to %d", total, n))
-			}
-			total = n
-		}
-		for _, o := range page {
-			k := id(o)
-			if seen[k] {
-				return nil, listMoved(fmt.Sprintf("id %s came back twice", k))
-			}
-			seen[k] = true
-			all = append(all, o)
-		}
-		if len(page) < PageSize || total >= 0 && offset+PageSize >= total {
-			if total >= 0 && len(all) != total {
-				return nil, listMoved(fmt.Sprintf("the tenant counted %d but listed %d", total, len(all)))
-			}
-			return all, nil
-		}
+	err := eachPage(ctx, c, op, base, opts, id, func(page []T) error {
+		all = append(all, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return all, nil
 }
 
 func nameOr(name, id string) string {
