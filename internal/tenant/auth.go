@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,7 +72,7 @@ func (tc *tokenCache) getLocked(ctx context.Context) (token string, fetched bool
 	defer cancel()
 	tok, err := tc.cfg.Token(fetchCtx)
 	if err != nil {
-		return "", true, tokenError(tc.url, err, tc.now())
+		return "", true, tokenError(tc.url, err, tc.now(), tc.cfg.ClientSecret)
 	}
 	tc.token, tc.expires, tc.refresh = tok.AccessToken, time.Time{}, time.Time{}
 	if life := lifetime(tok); life > 0 {
@@ -115,35 +117,68 @@ type TokenError struct {
 	Code   string
 	// RetryAfter is the wait a 429 or 503 of the token endpoint asked for.
 	RetryAfter time.Duration
-	Err        error
+	// Location is where a redirect pointed.
+	Location string
+	// Body is the start of an answer without an OAuth error code (a 5xx page), secrets
+	// removed.
+	Body string
+	Err  error
 }
 
 func (e *TokenError) Error() string {
+	prefix := "getting an access token from " + e.URL
+	status := fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
 	switch {
 	case e.Status == http.StatusUnauthorized || e.Status == http.StatusBadRequest && e.Code == "invalid_client":
-		return fmt.Sprintf("getting an access token from %s: %d %s: the client id or secret was refused; check %s and %s",
-			e.URL, e.Status, e.Code, EnvClientID, EnvClientSecret)
+		return fmt.Sprintf("%s: %d %s: the client id or secret was refused; check %s and %s",
+			prefix, e.Status, e.Code, EnvClientID, EnvClientSecret)
+	case strings.Contains(e.Body, "HTTP request to an HTTPS server"):
+		return fmt.Sprintf("%s: %s: the server speaks HTTPS: use an https:// URL", prefix, status)
+	case e.Status >= 300 && e.Status < 400:
+		return fmt.Sprintf("%s: %s: %v", prefix, status, redirectError(e.Location))
+	case e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed:
+		return fmt.Sprintf("%s: %s: no token endpoint answers there; the base URL must be the API root without a path, such as https://acme.api.identitynow.com (or set the token URL: --token-url, tenant.tokenURL)",
+			prefix, status)
 	case e.Status != 0:
-		return fmt.Sprintf("getting an access token from %s: status %d %s", e.URL, e.Status, e.Code)
+		msg := fmt.Sprintf("%s: status %s", prefix, status)
+		if e.Code != "" {
+			msg += " " + e.Code
+		}
+		if e.Body != "" {
+			msg += fmt.Sprintf(": %q", e.Body)
+		}
+		return msg
 	}
-	return fmt.Sprintf("getting an access token from %s: %v", e.URL, e.Err)
+	return fmt.Sprintf("%s: %v", prefix, e.Err)
 }
 
 func (e *TokenError) Unwrap() error { return e.Err }
 
 // tokenError keeps the status and RFC 6749 error code of a refused token request, and
-// drops the rest of oauth2's message (which quotes the whole answer).
-func tokenError(url string, err error, now time.Time) error {
+// drops the rest of oauth2's message (which quotes the whole answer); the start of an
+// answer without an error code (a 5xx page) is kept, without the secret. A failure to
+// reach the endpoint says what it likely means.
+func tokenError(tokenURL string, err error, now time.Time, secret string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		te := &TokenError{URL: url, Code: re.ErrorCode, Err: errors.New("token request refused")}
+		te := &TokenError{URL: tokenURL, Code: re.ErrorCode, Err: errors.New("token request refused")}
 		if re.Response != nil {
 			te.Status = re.Response.StatusCode
 			te.RetryAfter, _ = parseRetryAfter(re.Response.Header.Get("Retry-After"), now)
+			te.Location = re.Response.Header.Get("Location")
+		}
+		if te.Code == "" {
+			if text := strings.TrimSpace(string(re.Body)); text != "" {
+				te.Body = shorten(redact(text, secret), 200)
+			}
 		}
 		return te
 	}
-	return &TokenError{URL: url, Err: err}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &TokenError{URL: tokenURL, Err: explainConnError(tokenURL, err)}
 }
 
 // retryableTokenError: the token endpoint was unreachable, overloaded or failing.

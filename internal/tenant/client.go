@@ -111,11 +111,15 @@ func New(s Settings, opts ...Option) (*Client, error) {
 	if s.UserAgent == "" {
 		s.UserAgent = "sdim-sync/dev"
 	}
-	hc := &http.Client{Transport: o.transport}
+	// Redirects are not followed: an API call redirected elsewhere (a login page, another
+	// host) is an error that says where it was sent, not a silent change of host or method.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc := &http.Client{Transport: o.transport, CheckRedirect: noRedirect}
+	tokenHC := &http.Client{Transport: htmlGuard{o.transport}, CheckRedirect: noRedirect}
 	sh := &shared{
 		s:       s,
 		http:    hc,
-		tokens:  newTokenCache(s, hc, o.clock.Now, o.hooks.TokenRefresh),
+		tokens:  newTokenCache(s, tokenHC, o.clock.Now, o.hooks.TokenRefresh),
 		limiter: newLimiter(s),
 		log:     o.logger,
 		hooks:   o.hooks,
@@ -191,7 +195,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		}
 		tok, err := c.tokens.get(ctx)
 		if err != nil {
-			if retryableTokenError(err) && retries < c.s.MaxRetries && ctx.Err() == nil {
+			if retryableTokenError(err) && retries < retryLimit(err, c.s.MaxRetries) && ctx.Err() == nil {
 				retries++
 				var wait time.Duration
 				if te := (*TokenError)(nil); errors.As(err, &te) {
@@ -216,7 +220,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 				return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path,
 					Ambiguous: r.method == http.MethodPost && !notSent, Err: ctx.Err()}
 			}
-			if (r.method != http.MethodPost || notSent) && retries < c.s.MaxRetries {
+			if (r.method != http.MethodPost || notSent) && retries < retryLimit(err, c.s.MaxRetries) {
 				retries++
 				if err := c.backoff(ctx, r, "network", retries, err); err != nil {
 					return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path, Err: err}
@@ -227,8 +231,16 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 				Ambiguous: r.method == http.MethodPost && !notSent, Err: err}
 		}
 		switch s := resp.status; {
+		case s >= 200 && s < 300 && isHTML(resp.header, resp.body):
+			// A login page or a proxy answering for the API: no retry can help.
+			return nil, c.apiError(r, resp, tok)
 		case s >= 200 && s < 300:
 			return resp, nil
+		case s >= 300 && s < 400:
+			// The client follows no redirect (see New): the URL is not where the API answers.
+			e := c.apiError(r, resp, tok)
+			e.Err = redirectError(resp.header.Get("Location"))
+			return nil, e
 		case s == http.StatusUnauthorized && !refreshed:
 			// The token expired or was revoked early: one fresh token, one more try. The
 			// tenant refused the request, so even a POST is safe to repeat.
@@ -243,15 +255,19 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 				wait = c.backoffDelay(limited + 1)
 			}
 			if wait > c.s.MaxRetryAfter {
-				e := newAPIError(r, s, resp.body)
+				e := c.apiError(r, resp, tok)
 				e.RetryAfter = wait
 				e.Err = fmt.Errorf("%w: asked to wait %s, the ceiling is %s (maxRetryAfter)", ErrRetryAfterTooLong, wait, c.s.MaxRetryAfter)
 				return nil, e
 			}
 			if limited >= c.s.MaxRateLimitRetries {
-				e := newAPIError(r, s, resp.body)
+				e := c.apiError(r, resp, tok)
 				e.RetryAfter = wait
-				e.Err = fmt.Errorf("still rate limited after %d waits", limited)
+				waits := "waits"
+				if limited == 1 {
+					waits = "wait"
+				}
+				e.Err = fmt.Errorf("still rate limited after %d %s", limited, waits)
 				return nil, e
 			}
 			limited++
@@ -267,7 +283,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			}
 			continue
 		default:
-			e := newAPIError(r, s, resp.body)
+			e := c.apiError(r, resp, tok)
 			e.Ambiguous = r.method == http.MethodPost && s >= 500
 			return nil, e
 		}
@@ -310,6 +326,7 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*response, e
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		err = explainConnError(c.s.BaseURL, err)
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			err = fmt.Errorf("no answer within %s: %w", c.s.RequestTimeout, err)
 		}
@@ -478,4 +495,46 @@ func isDialError(err error) bool {
 	}
 	var dns *net.DNSError
 	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// apiError is the error of an answer other than success, with the secrets of this client
+// kept out of it.
+func (c *Client) apiError(r *request, resp *response, tok string) *APIError {
+	return newAPIError(r, resp.status, resp.header, resp.body, c.s.ClientSecret.Reveal(), tok)
+}
+
+// redirectError says where a redirect pointed.
+func redirectError(location string) error {
+	if location == "" {
+		return errors.New("redirected without a Location: the URL is not where the API answers; the base URL is the API root, such as https://acme.api.identitynow.com")
+	}
+	hint := ""
+	if u, err := url.Parse(location); err == nil && u.IsAbs() && u.Host != "" {
+		hint = fmt.Sprintf(" (%s://%s, if that is the API)", u.Scheme, u.Host)
+	}
+	return fmt.Errorf("redirected to %s: sdim-sync follows no redirects; point the URL at where the API answers%s", location, hint)
+}
+
+// htmlGuard turns an HTML answer of the token endpoint into an error that says so: oauth2
+// would report it as JSON it cannot parse, or as a status without its meaning.
+type htmlGuard struct{ base http.RoundTripper }
+
+func (g htmlGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.base.RoundTrip(req)
+	if err != nil || resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return resp, err
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" && !isHTML(resp.Header, nil) {
+		return resp, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if isHTML(resp.Header, body) {
+		return nil, &htmlAnswerError{status: resp.StatusCode, title: htmlTitle(body)}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }

@@ -143,7 +143,7 @@ func (c Config) Settings(readFile func(string) ([]byte, error)) (Settings, error
 	var err error
 	if c.BaseURL == "" {
 		bad("the tenant URL is not set: set %s, --base-url or tenant.baseURL (https://{tenant}.api.identitynow.com)", EnvBaseURL)
-	} else if s.BaseURL, err = checkURL(c.BaseURL); err != nil {
+	} else if s.BaseURL, err = checkBaseURL(c.BaseURL); err != nil {
 		bad("base URL: %w", err)
 	}
 	if c.TokenURL != "" {
@@ -242,4 +242,24 @@ func checkURL(raw string) (string, error) {
 		return "", fmt.Errorf("%q: a query or fragment is not allowed here", raw)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// checkBaseURL is checkURL for the base URL, which must be the API root: a path such as
+// /v3 would put every call and the token endpoint in the wrong place, and the tenant
+// would answer 404 or 401, which reads as a refused secret.
+func checkBaseURL(raw string) (string, error) {
+	base, err := checkURL(raw)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	if u.Path != "" {
+		root := u.Scheme + "://" + u.Host
+		return "", fmt.Errorf("%q has a path (%s): the base URL must be the API root without a path, such as %s; sdim-sync adds the API paths (/v3/service-desk-integrations, /oauth/token) itself, and --api-version picks the version",
+			raw, u.Path, root)
+	}
+	return base, nil
 }
