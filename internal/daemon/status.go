@@ -12,6 +12,7 @@ import (
 	"github.com/sdim-sync/sdim-sync/internal/desired"
 	"github.com/sdim-sync/sdim-sync/internal/engine"
 	"github.com/sdim-sync/sdim-sync/internal/planner"
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
 )
 
 // StatusFormatVersion is the version of the /status JSON (docs/daemon.md).
@@ -89,7 +90,7 @@ func (d *Daemon) record(run *engine.Run, triggers []engine.Trigger, digest desir
 	if run.Err != nil {
 		rec.Error = run.Err.Error()
 		if run.LoadError != nil {
-			rec.Error = fmt.Sprintf("load: the desired state is invalid: %d problems", len(run.LoadError.Problems))
+			rec.Error = "load: the desired state is invalid: " + sdim.Count(len(run.LoadError.Problems), "problem", "problems")
 		}
 	}
 	for _, s := range run.Stages {

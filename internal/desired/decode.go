@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
 )
 
 // fileDecoder decodes the documents of one file from yaml.Node trees, so that every
@@ -477,4 +479,199 @@ func (d *fileDecoder) object(n *yaml.Node, path string, depth int, secrets bool)
 		out[key] = v
 	}
 	return out, good
+}
+
+// The keys a document's envelope adds to what document (spec.go) decodes: the top-level
+// state, and options.allowSecretClear. envelope takes them out before document decodes
+// the rest, so the two stay apart.
+func envelopeKeys() []string { return []string{"state"} }
+
+func envelopeOptionKeys() []string { return []string{"allowSecretClear"} }
+
+// absentKeys are the keys a document with state: absent may hold.
+func absentKeys() []string { return []string{"kind", "name", "state"} }
+
+// plain follows aliases without counting them: envelope only looks, and document
+// counts what it decodes.
+func plain(n *yaml.Node) *yaml.Node {
+	for hops := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && hops <= maxDepth; hops++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// without returns a copy of the mapping node m without the pairs whose key is in keys,
+// and those pairs' key and value nodes by key.
+func without(m *yaml.Node, keys ...string) (*yaml.Node, map[string][2]*yaml.Node) {
+	c := *m
+	c.Content = make([]*yaml.Node, 0, len(m.Content))
+	taken := map[string][2]*yaml.Node{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := plain(m.Content[i])
+		if k != nil && k.Kind == yaml.ScalarNode && slices.Contains(keys, k.Value) {
+			if _, dup := taken[k.Value]; !dup {
+				taken[k.Value] = [2]*yaml.Node{m.Content[i], m.Content[i+1]}
+				continue
+			}
+		}
+		c.Content = append(c.Content, m.Content[i], m.Content[i+1])
+	}
+	return &c, taken
+}
+
+// envelope decodes one YAML document: a document with state: absent here, any other by
+// document, with options.allowSecretClear applied to the resource it yields.
+func (d *fileDecoder) envelope(doc *yaml.Node) {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		d.document(doc)
+		return
+	}
+	root := plain(doc.Content[0])
+	if root == nil || root.Kind != yaml.MappingNode {
+		d.document(doc)
+		return
+	}
+	stripped, taken := without(root, envelopeKeys()...)
+	state := StatePresent
+	if st, ok := taken["state"]; ok {
+		v := d.deref(st[1])
+		s, ok := d.str(v, "state")
+		if !ok {
+			return
+		}
+		switch s {
+		case StatePresent, StateAbsent:
+			state = s
+		default:
+			if sg := suggest(s, []string{StatePresent, StateAbsent}); sg != "" {
+				d.errorf(v, "state: %q is neither present nor absent; did you mean %q?", s, sg)
+			} else {
+				d.errorf(v, "state: %q is neither present nor absent: write state: absent to delete the object, or leave state out", s)
+			}
+			return
+		}
+	}
+	if state == StateAbsent {
+		d.absent(root)
+		return
+	}
+	// options.allowSecretClear, taken out of a copy of options.
+	var allowK, allowV *yaml.Node
+	for i := 0; i+1 < len(stripped.Content); i += 2 {
+		k, v := plain(stripped.Content[i]), plain(stripped.Content[i+1])
+		if k == nil || k.Kind != yaml.ScalarNode || k.Value != "options" || v == nil || v.Kind != yaml.MappingNode {
+			continue
+		}
+		opts, optTaken := without(v, envelopeOptionKeys()...)
+		if a, ok := optTaken["allowSecretClear"]; ok {
+			allowK, allowV = a[0], a[1]
+			content := slices.Clone(stripped.Content)
+			content[i+1] = opts
+			stripped.Content = content
+		}
+		break
+	}
+	sd, sim, sc := len(d.res.serviceDesk), len(d.res.sim), len(d.res.statusChecks)
+	d.document(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{stripped}, Line: doc.Line, Column: doc.Column})
+	if allowK == nil {
+		return
+	}
+	keys, ok := d.allowSecretClear(d.deref(allowV), "options.allowSecretClear")
+	switch {
+	case len(d.res.statusChecks) > sc:
+		d.errorf(allowK, "options.allowSecretClear: a StatusCheckConfiguration holds no secrets: remove it")
+	case !ok:
+	case len(d.res.serviceDesk) > sd:
+		d.res.serviceDesk[len(d.res.serviceDesk)-1].Options.AllowSecretClear = keys
+	case len(d.res.sim) > sim:
+		d.res.sim[len(d.res.sim)-1].Options.AllowSecretClear = keys
+	}
+}
+
+// allowSecretClear decodes options.allowSecretClear: true (every key: ["*"]), false
+// (none), or a list of attribute keys.
+func (d *fileDecoder) allowSecretClear(n *yaml.Node, path string) ([]string, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+		b, ok := d.boolean(n, path)
+		if b {
+			return []string{"*"}, ok
+		}
+		return nil, ok
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s: want true (any secret key), false, or a list of attribute keys such as [password], got %s", path, describe(n))
+		return nil, false
+	}
+	keys, ok := d.stringList(n, path)
+	if !ok {
+		return nil, false
+	}
+	for i, k := range keys {
+		if slices.ContainsFunc(keys[:i], func(o string) bool { return strings.EqualFold(o, k) }) {
+			d.errorf(n.Content[i], "%s[%d]: %q is listed twice", path, i, k)
+			return nil, false
+		}
+	}
+	return keys, true
+}
+
+// absent decodes a document with state: absent: kind and name of an object to delete,
+// nothing else.
+func (d *fileDecoder) absent(n *yaml.Node) {
+	pairs, ok := d.mapping(n, "document")
+	if !ok {
+		return
+	}
+	refuse := func(key string) string {
+		switch key {
+		case "spec":
+			return "is not allowed with state: absent, which declares an object to delete: remove spec, or remove state: absent to keep the object"
+		case "options":
+			return "are not allowed with state: absent: remove them"
+		}
+		return ""
+	}
+	var kindN, nameN *yaml.Node
+	d.fields(pairs, "document", absentKeys(), refuse, func(p pair, _ string) {
+		switch p.key {
+		case "kind":
+			kindN = p.v
+		case "name":
+			nameN = p.v
+		}
+	})
+	if kindN == nil {
+		d.errorf(n, "kind is required: the kind of the object to delete (%s or %s)", sdim.KindServiceDesk, sdim.KindSIM)
+		return
+	}
+	kindText, ok := d.str(kindN, "kind")
+	if !ok {
+		return
+	}
+	kind := sdim.Kind(kindText)
+	switch {
+	case kind == sdim.KindStatusCheck:
+		d.errorf(kindN, "state: absent: the StatusCheckConfiguration cannot be deleted (a tenant always has exactly one): remove this document to leave it alone")
+		return
+	case !slices.Contains(sdim.Kinds(), kind):
+		if s := suggest(kindText, kindNames()); s != "" {
+			d.errorf(kindN, "kind: unknown kind %q; did you mean %q?", kindText, s)
+		} else {
+			d.errorf(kindN, "kind: unknown kind %q; want %s or %s", kindText, sdim.KindServiceDesk, sdim.KindSIM)
+		}
+		return
+	}
+	if nameN == nil {
+		d.errorf(n, "name is required: the name of the %s to delete", kind)
+		return
+	}
+	name, ok := d.nonEmpty(nameN, "name")
+	if !ok {
+		return
+	}
+	if strings.TrimSpace(name) != name {
+		d.errorf(nameN, "name: %q starts or ends with spaces: remove them", name)
+		return
+	}
+	d.res.absent = append(d.res.absent, Resource{Kind: kind, Name: name, Source: d.source(n)})
 }

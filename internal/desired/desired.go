@@ -51,6 +51,10 @@ type State struct {
 	SIM         []SIMResource
 	// StatusCheck is nil when no file declares one.
 	StatusCheck *StatusCheckResource
+	// Absent are the objects documents declare absent (state: absent): each is deleted
+	// when the tenant holds it, without pruning. Sorted by kind, then name; never a
+	// StatusCheckConfiguration.
+	Absent []Resource
 	// SecretFiles are the files ${file:...} references were read from: absolute paths with
 	// symbolic links resolved, sorted. A watcher watches them besides the directory.
 	SecretFiles []string
@@ -106,7 +110,29 @@ type Options struct {
 	// never compared. Each starts with "/" and names a field of the kind's spec.
 	Ignore []string
 	Mode   Mode
+	// AllowSecretClear lists the secret attribute keys (any case) a put of this object may
+	// leave out, and so clear in the tenant, although the type's template declares them;
+	// "*" (written allowSecretClear: true) allows every key. nil: a put that would clear one
+	// is blocked.
+	AllowSecretClear []string
 }
+
+// AllowsSecretClear reports whether options.allowSecretClear lets a put clear the secret
+// attribute key.
+func (o Options) AllowsSecretClear(key string) bool {
+	for _, k := range o.AllowSecretClear {
+		if k == "*" || strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// State values of a document's state key.
+const (
+	StatePresent = "present"
+	StateAbsent  = "absent"
+)
 
 // Source is a position in the desired directory.
 type Source struct {
@@ -151,19 +177,18 @@ func (s *State) Summary() string {
 	if s.StatusCheck != nil {
 		sc = 1
 	}
-	return fmt.Sprintf("%s, %s, %s in %s",
+	absent := ""
+	if len(s.Absent) > 0 {
+		absent = ", " + plural(len(s.Absent), "object", "objects") + " declared absent"
+	}
+	return fmt.Sprintf("%s, %s, %s%s in %s",
 		plural(len(s.ServiceDesk), "service desk integration", "service desk integrations"),
 		plural(sc, "status check configuration", "status check configurations"),
-		plural(len(s.SIM), "SIM integration", "SIM integrations"),
+		plural(len(s.SIM), "SIM integration", "SIM integrations"), absent,
 		plural(s.Files, "file", "files"))
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
-}
+func plural(n int, one, many string) string { return sdim.Count(n, one, many) }
 
 // Option changes how Load reads.
 type Option func(*config)
@@ -234,6 +259,9 @@ func newConfig(opts []Option) config {
 func sortState(s *State) {
 	slices.SortStableFunc(s.ServiceDesk, func(a, b ServiceDeskResource) int { return byName(a.Resource, b.Resource) })
 	slices.SortStableFunc(s.SIM, func(a, b SIMResource) int { return byName(a.Resource, b.Resource) })
+	slices.SortStableFunc(s.Absent, func(a, b Resource) int {
+		return cmp.Or(cmp.Compare(slices.Index(sdim.Kinds(), a.Kind), slices.Index(sdim.Kinds(), b.Kind)), byName(a, b))
+	})
 }
 
 func byName(a, b Resource) int {

@@ -23,27 +23,40 @@ import (
 
 // Load reads every *.yaml and *.yml file below dir (hidden files and directories, and
 // editor leftovers, are skipped), each holding one or more documents, into a State.
-// When anything is wrong, it returns a *LoadError with every problem and no State. An
-// error that is not about the files (dir does not exist or is not a directory) is
-// returned as is, wrapped.
+// dir may also be a single regular file (of any name, since it was named on purpose), as
+// kubectl's -f: then just that file is read, and its directory is the base and the
+// boundary of ${file:...} references. When anything is wrong, it returns a *LoadError
+// with every problem and no State. An error that is not about the files (dir does not
+// exist, or is neither a directory nor a regular file) is returned as is, wrapped.
 func Load(dir string, opts ...Option) (*State, error) {
 	cfg := newConfig(opts)
 	info, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("desired state directory: %w", err)
 	}
-	if !info.IsDir() {
-		return nil, fmt.Errorf("desired state directory %s: not a directory", dir)
+	base, single := dir, ""
+	switch {
+	case info.IsDir():
+	case info.Mode().IsRegular():
+		base, single = filepath.Dir(dir), dir
+	default:
+		return nil, fmt.Errorf("desired state directory %s: neither a directory nor a regular file", dir)
 	}
-	root, err := filepath.Abs(dir)
+	root, err := filepath.Abs(base)
 	if err == nil {
 		root, err = filepath.EvalSymlinks(root)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("desired state directory %s: %w", dir, err)
 	}
-	l := &loader{cfg: cfg, dir: dir, root: root, secretFiles: map[string]fileSecret{}}
-	files, problems := l.find()
+	l := &loader{cfg: cfg, dir: base, root: root, secretFiles: map[string]fileSecret{}}
+	var files []yamlFile
+	var problems []Problem
+	if single != "" {
+		files = []yamlFile{{path: single, rel: l.rel(single)}}
+	} else {
+		files, problems = l.find()
+	}
 	results := l.decodeAll(files)
 
 	st := &State{Dir: dir, Files: len(files)}
@@ -51,6 +64,7 @@ func Load(dir string, opts ...Option) (*State, error) {
 		problems = append(problems, r.problems...)
 		st.ServiceDesk = append(st.ServiceDesk, r.serviceDesk...)
 		st.SIM = append(st.SIM, r.sim...)
+		st.Absent = append(st.Absent, r.absent...)
 		for i := range r.statusChecks {
 			sc := r.statusChecks[i]
 			if st.StatusCheck != nil {
@@ -84,7 +98,7 @@ func Load(dir string, opts ...Option) (*State, error) {
 
 type loader struct {
 	cfg  config
-	dir  string // as given
+	dir  string // as given (the file's directory when a single file is loaded)
 	root string // absolute, symbolic links resolved: the boundary of ${file:...}
 
 	mu          sync.Mutex
@@ -203,6 +217,7 @@ type fileResult struct {
 	serviceDesk  []ServiceDeskResource
 	sim          []SIMResource
 	statusChecks []StatusCheckResource
+	absent       []Resource
 }
 
 // decodeAll decodes the files on up to GOMAXPROCS goroutines; the results keep file order.
@@ -298,10 +313,10 @@ func (l *loader) decodeBytes(f yamlFile, data []byte) (res fileResult) {
 			d.syntaxError(err)
 			break
 		}
-		d.document(&doc)
+		d.envelope(&doc)
 	}
 	if d.dropped > 0 {
-		res.problems = append(res.problems, Problem{File: f.rel, Line: d.lastLine, Column: d.lastCol, Msg: fmt.Sprintf("and %d more problems in this file", d.dropped)})
+		res.problems = append(res.problems, Problem{File: f.rel, Line: d.lastLine, Column: d.lastCol, Msg: "and " + plural(d.dropped, "more problem", "more problems") + " in this file"})
 	}
 	return res
 }
@@ -397,6 +412,52 @@ func checkNames(st *State) []Problem {
 		sim[i] = r.Resource
 	}
 	check(sdim.KindSIM, sim)
+	problems = append(problems, checkAbsent(st)...)
+	return problems
+}
+
+// checkAbsent reports an object declared both present and absent, declared absent
+// twice, or declared absent under a name another document lists as its previous name.
+func checkAbsent(st *State) []Problem {
+	type key struct {
+		kind sdim.Kind
+		name string
+	}
+	present := map[key]Resource{}
+	previous := map[key]Resource{}
+	add := func(r Resource) {
+		present[key{r.Kind, r.Name}] = r
+		for _, p := range r.Options.PreviousNames {
+			previous[key{r.Kind, p}] = r
+		}
+	}
+	for _, r := range st.ServiceDesk {
+		add(r.Resource)
+	}
+	for _, r := range st.SIM {
+		add(r.Resource)
+	}
+	var problems []Problem
+	seen := map[key]Resource{}
+	for _, a := range st.Absent {
+		k := key{a.Kind, a.Name}
+		if first, ok := seen[k]; ok {
+			problems = append(problems, problemAt(a.Source, fmt.Sprintf(
+				"%s %q is declared absent twice: also at %s; keep one", a.Kind, a.Name, first.Source)))
+			continue
+		}
+		seen[k] = a
+		if r, ok := present[k]; ok {
+			problems = append(problems, problemAt(a.Source, fmt.Sprintf(
+				"%s %q is declared absent here and present at %s: keep one of the two documents", a.Kind, a.Name, r.Source)))
+			continue
+		}
+		if r, ok := previous[k]; ok {
+			problems = append(problems, problemAt(a.Source, fmt.Sprintf(
+				"%s %q is declared absent here, but %q, declared at %s, lists it in options.previousNames (a rename keeps the object): remove one of the two",
+				a.Kind, a.Name, r.Name, r.Source)))
+		}
+	}
 	return problems
 }
 

@@ -167,6 +167,20 @@ func TestSchemaAndLoaderAgree(t *testing.T) {
 		{"expiration as text", sd + "spec: {type: T, attributes: {}, provisioningConfig: {provisioningRequestExpiration: '7'}}", false},
 		{"script without source", sd + "spec: {type: T, attributes: {}, provisioningConfig: {planInitializerScript: {}}}", false},
 		{"sim sources not strings", "kind: SIMIntegration\nname: S\nspec: {type: T, sources: [1]}", false},
+		{"absent", sd + "state: absent", true},
+		{"absent sim", "kind: SIMIntegration\nname: S\nstate: absent", true},
+		{"present", sd + "state: present\nspec: {type: T, attributes: {}}", true},
+		{"present without spec", sd + "state: present", false},
+		{"no spec", sd, false},
+		{"absent with spec", sd + "state: absent\nspec: {type: T, attributes: {}}", false},
+		{"absent with options", sd + "state: absent\noptions: {mode: observe}", false},
+		{"absent without name", "kind: SIMIntegration\nstate: absent", false},
+		{"absent status check", "kind: StatusCheckConfiguration\nstate: absent", false},
+		{"unknown state", sd + "state: gone", false},
+		{"allow secret clear", sd + "spec: {type: T, attributes: {}}\noptions: {allowSecretClear: true}", true},
+		{"allow secret clear keys", sd + "spec: {type: T, attributes: {}}\noptions: {allowSecretClear: [password]}", true},
+		{"allow secret clear text", sd + "spec: {type: T, attributes: {}}\noptions: {allowSecretClear: password}", false},
+		{"status check allow secret clear", "kind: StatusCheckConfiguration\nspec: {provisioningStatusCheckIntervalMinutes: 1, provisioningMaxStatusCheckDays: 1}\noptions: {allowSecretClear: true}", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,13 +216,13 @@ func TestSchemaKnowsTheLoadersKeys(t *testing.T) {
 	}
 	sorted := func(s []string) []string { s = slices.Clone(s); sort.Strings(s); return s }
 	parts := map[string]struct{ schema, loader []string }{
-		"document":           {keys(doc.Properties), documentKeys()},
+		"document":           {keys(doc.Properties), append(documentKeys(), envelopeKeys()...)},
 		"serviceDeskSpec":    {keys(doc.Defs["serviceDeskSpec"].Properties), serviceDeskKeys()},
 		"provisioningConfig": {keys(doc.Defs["serviceDeskSpec"].Properties["provisioningConfig"].(map[string]any)["properties"].(map[string]any)), provisioningConfigKeys()},
 		"simSpec":            {keys(doc.Defs["simSpec"].Properties), simKeys()},
 		"statusCheckSpec":    {keys(doc.Defs["statusCheckSpec"].Properties), statusCheckKeys()},
 		"reference":          {keys(doc.Defs["reference"].Properties), referenceKeys()},
-		"options":            {keys(doc.Defs["options"].Properties), optionKeys()},
+		"options":            {keys(doc.Defs["options"].Properties), append(optionKeys(), envelopeOptionKeys()...)},
 	}
 	for name, p := range parts {
 		if !slices.Equal(p.schema, sorted(p.loader)) {

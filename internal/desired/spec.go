@@ -29,6 +29,16 @@ func referenceKeys() []string { return []string{"type", "id", "name"} }
 
 func scriptKeys() []string { return []string{"source"} }
 
+// dtoTypes are the reference types of the SIM definitions' DtoType, which a SIM
+// integration's beforeProvisioningRule may carry (v2024, v2025 and v1 all allow any).
+func dtoTypes() []string {
+	return []string{"ACCOUNT_CORRELATION_CONFIG", "ACCESS_PROFILE", "ACCESS_REQUEST_APPROVAL", "ACCOUNT",
+		"APPLICATION", "CAMPAIGN", "CAMPAIGN_FILTER", "CERTIFICATION", "CLUSTER", "CONNECTOR_SCHEMA",
+		"ENTITLEMENT", "GOVERNANCE_GROUP", "IDENTITY", "IDENTITY_PROFILE", "IDENTITY_REQUEST",
+		"MACHINE_IDENTITY", "LIFECYCLE_STATE", "PASSWORD_POLICY", "ROLE", "RULE", "SOD_POLICY", "SOURCE",
+		"TAG", "TAG_CATEGORY", "TASK_RESULT", "REPORT_RESULT", "SOD_VIOLATION", "ACCOUNT_ACTIVITY", "WORKGROUP"}
+}
+
 func simKeys() []string {
 	return []string{"description", "type", "attributes", "sources", "cluster", "statusMap", "request", "beforeProvisioningRule"}
 }
@@ -215,9 +225,9 @@ func (d *fileDecoder) openMap(n *yaml.Node, path string) map[string]any {
 	return m
 }
 
-// ref decodes a reference whose type, if written, must be want. Null and "" mean no
-// reference, as in SailPoint's own examples.
-func (d *fileDecoder) ref(n *yaml.Node, path, want string) *sdim.Reference {
+// ref decodes a reference whose type, if written, must be want (or one of also). Null
+// and "" mean no reference, as in SailPoint's own examples.
+func (d *fileDecoder) ref(n *yaml.Node, path, want string, also ...string) *sdim.Reference {
 	if isNull(n) || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Value == "" {
 		return nil
 	}
@@ -233,8 +243,11 @@ func (d *fileDecoder) ref(n *yaml.Node, path, want string) *sdim.Reference {
 			if !ok {
 				return
 			}
-			if t != want {
+			if t != want && !slices.Contains(also, t) {
 				hint := "want " + want + " (or leave type out)"
+				if len(also) > 0 {
+					hint = "want " + want + " (or leave type out) or another type of the API's DtoType, in capitals"
+				}
 				if strings.EqualFold(t, want) {
 					hint = fmt.Sprintf("did you mean %q?", want)
 				}
@@ -340,7 +353,7 @@ func (d *fileDecoder) simSpec(n *yaml.Node) sdim.SIMIntegration {
 		case "request":
 			s.Request = d.openMap(p.v, path)
 		case "beforeProvisioningRule":
-			s.BeforeProvisioningRule = d.ref(p.v, path, sdim.RefRule)
+			s.BeforeProvisioningRule = d.ref(p.v, path, sdim.RefRule, dtoTypes()...)
 		}
 	})
 	d.requireKeys(n, "spec", seen, "type")
