@@ -204,17 +204,20 @@ func check(c *tenant.Client, plan *planner.Result) error {
 	if len(plan.Blocked) > 0 {
 		return &RefusedError{Reason: strings.Join(plan.Blocked, "; ")}
 	}
-	deletes := 0
+	deletes, pruned := 0, 0
 	for _, ch := range plan.Applicable() {
 		if ch.Action == planner.ActionDelete {
 			deletes++
+			if !ch.Absent { // a document's state: absent asks for its delete without pruning
+				pruned++
+			}
 		}
 	}
-	if deletes > 0 && !plan.Policy.Prune {
-		return &RefusedError{Reason: fmt.Sprintf("the plan deletes %d integrations but was not made with pruning on", deletes)}
+	if pruned > 0 && !plan.Policy.Prune {
+		return &RefusedError{Reason: fmt.Sprintf("the plan deletes %s that no document asks to delete, but was not made with pruning on", sdim.Count(pruned, "integration", "integrations"))}
 	}
 	if max := plan.Policy.MaxDeletes; max >= 0 && deletes > max {
-		return &RefusedError{Reason: fmt.Sprintf("the plan deletes %d integrations, more than the limit of %d (--max-deletes)", deletes, max)}
+		return &RefusedError{Reason: fmt.Sprintf("the plan deletes %s, more than the limit of %d (--max-deletes)", sdim.Count(deletes, "integration", "integrations"), max)}
 	}
 	return nil
 }

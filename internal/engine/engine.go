@@ -157,6 +157,10 @@ type Request struct {
 	Concurrency int
 	Grace       time.Duration
 	OnResult    func(applier.Result)
+	// ShowsResults says the caller prints every change's result (through OnResult) and the
+	// summary, as apply does: the applier's own lines about them (change applied, change
+	// failed, deletes not started) are then not logged, so that nothing is said twice.
+	ShowsResults bool
 }
 
 // Options configure an Engine.
@@ -325,7 +329,7 @@ func (e *Engine) stage(run *Run, s Stage, fn func() error) bool {
 }
 
 func (e *Engine) load(run *Run, req Request) error {
-	opts := []desired.Option{desired.WithSecretFilesOutside(req.SecretFilesOutside), desired.WithSecretKeys(req.Policy.SecretKeys)}
+	opts := []desired.Option{desired.WithSecretFilesOutside(req.SecretFilesOutside), desired.WithSecretKeys(secretKeysOr(req.Policy.SecretKeys))}
 	if req.LookupEnv != nil {
 		opts = append(opts, desired.WithLookupEnv(req.LookupEnv))
 	}
@@ -383,11 +387,15 @@ func (e *Engine) apply(ctx context.Context, run *Run, req Request, log *slog.Log
 		run.Err = &StageError{Stage: StageApply, Err: err}
 		return
 	}
-	rep, err := applier.Apply(ctx, c, run.Plan, applier.Options{
+	applyLog := log
+	if req.ShowsResults {
+		applyLog = slog.New(slog.DiscardHandler)
+	}
+	rep, err := applier.Apply(ctx, c, forApplier(run.Plan), applier.Options{
 		Concurrency: req.Concurrency,
 		Grace:       req.Grace,
 		Clock:       e.clock,
-		Logger:      log,
+		Logger:      applyLog,
 		OnResult:    req.OnResult,
 		Desired:     run.Desired,
 	})
@@ -432,6 +440,16 @@ func (e *Engine) apply(ctx context.Context, run *Run, req Request, log *slog.Log
 	if rbErr != nil {
 		run.Err = &StageError{Stage: StageReadBack, Err: rbErr}
 	}
+}
+
+// forApplier returns the plan as the applier is to see it: a shallow copy without the
+// push of secrets in its policy. The applier plans the touched objects again to read them
+// back, where pushing secrets again would be reported as not converging: a push is done
+// once.
+func forApplier(p *planner.Result) *planner.Result {
+	c := *p
+	c.Policy.PushSecrets = false
+	return &c
 }
 
 func secretKeysOr(keys []string) []string {

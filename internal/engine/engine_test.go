@@ -17,9 +17,11 @@ import (
 	"github.com/sdim-sync/sdim-sync/internal/tenant"
 )
 
+// doc is a ServiceNowSDIM integration that declares its template's secret (a literal under
+// a secret key, held as a secret), so that a put of it clears nothing.
 func doc(name, description string) string {
 	return "kind: ServiceDeskIntegration\nname: " + name + "\nspec:\n  description: " + description +
-		"\n  type: ServiceNowSDIM\n  attributes: {url: https://acme.service-now.com}\n"
+		"\n  type: ServiceNowSDIM\n  attributes: {url: https://acme.service-now.com, password: pw}\n"
 }
 
 type env struct {

@@ -352,7 +352,7 @@ func renderAll(t *testing.T, res *planner.Result) string {
 	if err := planner.WriteJSON(&b, res); err != nil {
 		t.Fatal(err)
 	}
-	if err := planner.WriteMarkdown(&b, res); err != nil {
+	if err := planner.WriteMarkdown(&b, res, planner.MarkdownOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -572,13 +572,16 @@ func TestPutHonesty(t *testing.T) {
 	pol := planner.DefaultPolicy()
 	pol.TypeSecretKeys = map[string][]string{"ServiceNowSDIM": {"password"}}
 	res = mustPlan(t, st, liveState(live), pol)
-	if w := res.Changes[0].Warnings; len(w) != 1 || !strings.Contains(w[0], "attributes.password") || !strings.Contains(w[0], "clears it") {
+	if w := res.Changes[0].Warnings; len(w) != 1 || !strings.Contains(w[0], "attributes.password") || !strings.Contains(w[0], "would clear it") {
 		t.Errorf("template warning: %q", w)
+	}
+	if len(res.Blocked) != 1 {
+		t.Errorf("a put that clears a template secret is not blocked: %q", res.Blocked)
 	}
 	st.ServiceDesk[0].Spec.Attributes["password"] = sdim.NewSecret("x", "env:X")
 	res = mustPlan(t, st, liveState(live), pol)
-	if w := res.Changes[0].Warnings; len(w) != 0 {
-		t.Errorf("declared secrets, still warned: %q", w)
+	if w := res.Changes[0].Warnings; len(w) != 0 || len(res.Blocked) != 0 {
+		t.Errorf("declared secrets, still warned: %q, blocked: %q", w, res.Blocked)
 	}
 }
 
@@ -587,6 +590,8 @@ func TestPolicyValidate(t *testing.T) {
 		{PatchableFields: []string{"beforeProvisioningRule"}},
 		{ManagedScope: []string{"[unclosed"}},
 		{Mode: "sometimes"},
+		{Targets: []string{"sdim/[unclosed"}},
+		{Targets: []string{"sim/"}},
 	} {
 		if _, err := planner.Plan(&desired.State{}, liveState(), pol); err == nil {
 			t.Errorf("policy %+v accepted", pol)

@@ -12,7 +12,6 @@ package planner
 import (
 	"cmp"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -72,9 +71,23 @@ type Policy struct {
 	// Mode is the run's mode: ModeObserve makes every change observe-only except those
 	// of resources that say mode: enforce. ModeUnset is enforce.
 	Mode desired.Mode `json:"mode,omitempty"`
+	// Targets are name globs, NAME-GLOB or KIND/NAME-GLOB (see sdim.ParseTargets): when
+	// set, only the objects they match are planned (created, updated, deleted or listed as
+	// unmanaged); the others are not compared. Empty plans every object.
+	Targets []string `json:"targets,omitempty"`
+	// AllowSecretClear lets a put leave out, and so clear, the secret attributes its type's
+	// template declares (--allow-secret-clear). Off, such a put blocks the plan unless the
+	// object's options.allowSecretClear allows those keys.
+	AllowSecretClear bool `json:"allowSecretClear,omitempty"`
+	// PushSecrets plans a put of every integration that declares a secret (a ${env:...} or
+	// ${file:...} reference, or a literal under a secret key), even one that otherwise
+	// matches: the tenant never returns secrets, so a changed value is invisible to the
+	// comparison (apply --push-secrets).
+	PushSecrets bool `json:"pushSecrets,omitempty"`
 	// TypeSecretKeys maps a service desk integration type to the secret attribute keys
-	// its template holds (see TemplateSecretKeys), so that a put can say which secrets it
-	// would clear. Types not in the map get a general warning. Not saved with a plan.
+	// its template holds (see TemplateSecretKeys), so that a put can tell which secrets it
+	// would clear, and be blocked for it. Types not in the map get a general warning. Not
+	// saved with a plan: the engine reads the templates again.
 	TypeSecretKeys map[string][]string `json:"-"`
 }
 
@@ -95,9 +108,12 @@ func (p Policy) Validate() error {
 		}
 	}
 	for _, g := range p.ManagedScope {
-		if _, err := path.Match(globSafe(g), ""); err != nil {
-			problems = append(problems, fmt.Sprintf("managed scope %q is not a valid glob: %v", g, err))
+		if err := sdim.CheckGlob(g); err != nil {
+			problems = append(problems, fmt.Sprintf("managed scope %q: %v", g, err))
 		}
+	}
+	if _, err := sdim.ParseTargets(p.Targets); err != nil {
+		problems = append(problems, err.Error())
 	}
 	switch p.Mode {
 	case desired.ModeUnset, desired.ModeEnforce, desired.ModeObserve:
@@ -110,16 +126,13 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// globSafe lets * match / in names: path.Match stops * at /, and names may hold one.
-func globSafe(s string) string { return strings.ReplaceAll(s, "/", "\x00") }
-
 // InScope reports whether pruning may delete a live integration named name.
 func (p Policy) InScope(name string) bool {
 	if len(p.ManagedScope) == 0 {
 		return true
 	}
 	for _, g := range p.ManagedScope {
-		if ok, _ := path.Match(globSafe(g), globSafe(name)); ok {
+		if sdim.MatchName(g, name) {
 			return true
 		}
 	}
@@ -160,8 +173,11 @@ type Change struct {
 	Action Action    `json:"action"`
 	// ID is the live object's id; "" for a create and for the status-check singleton.
 	ID string `json:"id,omitempty"`
-	// Source is the file:line:column of the desired document; "" for a delete.
+	// Source is the file:line:column of the desired document; for a delete, of the
+	// document that declares the object absent ("" for a delete by pruning).
 	Source string `json:"source,omitempty"`
+	// Absent marks a delete that a document asks for (state: absent), not pruning.
+	Absent bool `json:"absent,omitempty"`
 	// PreviousName is the live name of an object the plan renames (options.previousNames).
 	PreviousName string `json:"previousName,omitempty"`
 	// Observe marks a change that is reported but never applied (mode: observe).
@@ -174,6 +190,9 @@ type Change struct {
 	// Dropped are the live attribute keys a put removes because the file does not declare
 	// them.
 	Dropped []string `json:"dropped,omitempty"`
+	// PushSecrets lists the secrets a put sends because the plan was asked to push them
+	// (Policy.PushSecrets), values masked: a put that only pushes secrets has no Fields.
+	PushSecrets []SecretPush `json:"pushSecrets,omitempty"`
 	// Warnings are what a reader must know before applying, such as secrets a put clears.
 	Warnings []string `json:"warnings,omitempty"`
 	// LiveModified is the live object's modified timestamp when planned: a saved plan is
@@ -190,6 +209,13 @@ type Change struct {
 	ServiceDesk *sdim.ServiceDeskIntegration   `json:"-"`
 	SIM         *sdim.SIMIntegration           `json:"-"`
 	StatusCheck *sdim.StatusCheckConfiguration `json:"-"`
+}
+
+// SecretPush is one secret a put pushes: its pointer and the desired value, which every
+// rendering masks.
+type SecretPush struct {
+	Pointer string `json:"pointer"`
+	Value   any    `json:"value"`
 }
 
 // Label names the object for people: `ServiceDeskIntegration "Jira"`, or the status-check
@@ -317,6 +343,7 @@ type liveObj struct {
 type planner struct {
 	pol     Policy
 	secrets sdim.SecretKeySet
+	targets sdim.Targets
 	res     *Result
 }
 
@@ -337,7 +364,17 @@ func Plan(want *desired.State, live *sdim.Live, pol Policy) (*Result, error) {
 	if len(want.SIM) > 0 && !live.SIMRead {
 		return nil, fmt.Errorf("plan: the desired state declares %d SIM integrations but the live state was read without them: read SIM integrations too (API version v2024, v2025 or v1)", len(want.SIM))
 	}
-	p := &planner{pol: pol, secrets: pol.secretKeys(), res: &Result{APIVersion: live.APIVersion, ReadAt: live.ReadAt, Policy: pol}}
+	targets, err := sdim.ParseTargets(pol.Targets)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range want.Absent {
+		if a.Kind == sdim.KindSIM && !live.SIMRead {
+			return nil, fmt.Errorf("plan: the desired state declares the SIM integration %q absent but the live state was read without SIM integrations: read them too (API version v2024, v2025 or v1)", a.Name)
+		}
+	}
+	p := &planner{pol: pol, secrets: pol.secretKeys(), targets: targets,
+		res: &Result{APIVersion: live.APIVersion, ReadAt: live.ReadAt, Policy: pol}}
 
 	sdWant := make([]wantObj, len(want.ServiceDesk))
 	for i := range want.ServiceDesk {
@@ -349,7 +386,7 @@ func Plan(want *desired.State, live *sdim.Live, pol Policy) (*Result, error) {
 		o := &live.ServiceDesk[i]
 		sdLive[i] = liveObj{id: o.ID, name: o.Name, modified: o.Modified, canon: sdim.CanonicalServiceDesk(*o), sd: o}
 	}
-	p.planKind(sdim.KindServiceDesk, sdWant, sdLive)
+	p.planKind(sdim.KindServiceDesk, sdWant, sdLive, absentOf(want, sdim.KindServiceDesk))
 
 	p.planStatusCheck(want.StatusCheck, live.StatusCheck)
 
@@ -364,7 +401,7 @@ func Plan(want *desired.State, live *sdim.Live, pol Policy) (*Result, error) {
 			o := &live.SIM[i]
 			simLive[i] = liveObj{id: o.ID, name: o.Name, modified: o.Modified, canon: sdim.CanonicalSIM(*o), sim: o}
 		}
-		p.planKind(sdim.KindSIM, simWant, simLive)
+		p.planKind(sdim.KindSIM, simWant, simLive, absentOf(want, sdim.KindSIM))
 	}
 
 	p.block(want)
@@ -373,6 +410,17 @@ func Plan(want *desired.State, live *sdim.Live, pol Policy) (*Result, error) {
 		return cmp.Or(kindOrder(a.Kind)-kindOrder(b.Kind), strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
 	})
 	return p.res, nil
+}
+
+// absentOf returns the documents that declare objects of kind absent, by name.
+func absentOf(want *desired.State, kind sdim.Kind) map[string]desired.Resource {
+	out := map[string]desired.Resource{}
+	for _, r := range want.Absent {
+		if r.Kind == kind {
+			out[r.Name] = r
+		}
+	}
+	return out
 }
 
 func kindOrder(k sdim.Kind) int { return slices.Index(sdim.Kinds(), k) }
@@ -418,8 +466,11 @@ func secretMaps(k sdim.Kind) []string {
 }
 
 // planKind pairs the desired and live integrations of one kind (by name, then by previous
-// name), then decides each pair.
-func (p *planner) planKind(kind sdim.Kind, want []wantObj, live []liveObj) {
+// name), then decides each pair the targets match: a pair when either name matches, a
+// desired or live object alone by its name. A live object no document declares is deleted
+// when a document declares it absent, or when pruning is on and it is in scope; otherwise
+// it is unmanaged.
+func (p *planner) planKind(kind sdim.Kind, want []wantObj, live []liveObj, absent map[string]desired.Resource) {
 	byName := make(map[string]int, len(live))
 	for i := len(live) - 1; i >= 0; i-- { // the first of duplicate names wins
 		byName[live[i].name] = i
@@ -445,16 +496,28 @@ func (p *planner) planKind(kind sdim.Kind, want []wantObj, live []liveObj) {
 	}
 	for i := range want {
 		if match[i] < 0 {
-			p.create(kind, &want[i])
+			if p.targets.Match(kind, want[i].res.Name) {
+				p.create(kind, &want[i])
+			}
 			continue
 		}
-		p.update(kind, &want[i], &live[match[i]])
+		if p.targets.Match(kind, want[i].res.Name) || p.targets.Match(kind, live[match[i]].name) {
+			p.update(kind, &want[i], &live[match[i]])
+		}
 	}
 	for j := range live {
 		if claimed[j] {
 			continue
 		}
 		l := &live[j]
+		if !p.targets.Match(kind, l.name) {
+			continue
+		}
+		if a, ok := absent[l.name]; ok {
+			p.add(Change{Kind: kind, Name: l.name, Action: ActionDelete, ID: l.id, LiveModified: l.modified,
+				Source: a.Source.String(), Absent: true, Observe: p.observe(a.Options.Mode)})
+			continue
+		}
 		if !p.pol.Prune || !p.pol.InScope(l.name) {
 			p.res.Unmanaged = append(p.res.Unmanaged, Object{Kind: kind, Name: l.name, ID: l.id})
 			p.res.Counts.Unmanaged++
@@ -483,12 +546,16 @@ func (p *planner) create(kind sdim.Kind, w *wantObj) {
 func (p *planner) update(kind sdim.Kind, w *wantObj, l *liveObj) {
 	opts := sdim.CompareOptions{Ignore: w.res.Options.Ignore, SecretKeys: p.secrets, SecretMaps: secretMaps(kind)}
 	diffs := sdim.Compare(w.canon, l.canon, opts)
-	if len(diffs) == 0 {
+	var push []SecretPush
+	if p.pol.PushSecrets {
+		push = secretsIn(w.canon, "", nil)
+	}
+	if len(diffs) == 0 && len(push) == 0 {
 		p.res.Counts.InSync++
 		return
 	}
 	c := Change{Kind: kind, Name: w.res.Name, ID: l.id, Source: w.res.Source.String(), Observe: p.observe(w.res.Options.Mode),
-		Fields: diffs, LiveModified: l.modified}
+		Fields: diffs, PushSecrets: push, LiveModified: l.modified}
 	if l.name != w.res.Name {
 		c.PreviousName = l.name
 	}
@@ -510,19 +577,26 @@ func (p *planner) update(kind sdim.Kind, w *wantObj, l *liveObj) {
 			sent = sdim.CanonicalServiceDesk(obj)
 		}
 	}
-	if ops, ok := patchOps(diffs, sent, p.pol.patchable(kind)); ok {
+	sec := p.secretState(kind, w)
+	// Pushing secrets takes a put: a patch sends only the patchable fields.
+	if ops, ok := patchOps(diffs, sent, p.pol.patchable(kind)); ok && len(push) == 0 {
 		c.Action, c.Patch = ActionPatch, ops
 		drops := dropped(w.canon, l.canon, ignore)
-		secrets := p.secretWarnings(kind, w)
+		secrets := sec.warnings()
 		// A replace of a whole open map is a put of that map: it drops and clears the same.
 		for _, op := range ops {
-			if slices.Contains(secretMaps(kind), op.Path) {
-				if op.Path == "/attributes" {
-					c.Dropped = drops
+			if !slices.Contains(secretMaps(kind), op.Path) {
+				continue
+			}
+			if op.Path == "/attributes" {
+				c.Dropped = drops
+				if sec.known {
+					p.secretClear(&c, sec, w.res, "patch (it replaces /attributes whole)")
+					continue
 				}
-				if len(secrets) > 0 {
-					c.Warnings = append(c.Warnings, fmt.Sprintf("the patch replaces %s whole: secrets the tenant never shows are cleared unless the file declares them", op.Path))
-				}
+			}
+			if len(secrets) > 0 {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("the patch replaces %s whole: secrets the tenant never shows are cleared unless the file declares them", op.Path))
 			}
 		}
 		// A PUT in its place would drop or clear what a reader of this patch does not
@@ -544,8 +618,35 @@ func (p *planner) update(kind sdim.Kind, w *wantObj, l *liveObj) {
 	}
 	c.Action = ActionPut
 	c.Dropped = dropped(w.canon, l.canon, ignore)
-	c.Warnings = p.secretWarnings(kind, w)
+	if sec.known {
+		p.secretClear(&c, sec, w.res, "put")
+	} else {
+		c.Warnings = sec.warnings()
+	}
 	p.add(c)
+}
+
+// secretsIn lists the secrets of a canonical object (values of type sdim.Secret), by
+// pointer.
+func secretsIn(v any, ptr string, out []SecretPush) []SecretPush {
+	switch t := v.(type) {
+	case sdim.Secret:
+		out = append(out, SecretPush{Pointer: ptr, Value: t})
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			out = secretsIn(t[k], ptr+"/"+sdim.EscapePointerToken(k), out)
+		}
+	case []any:
+		for i, e := range t {
+			out = secretsIn(e, fmt.Sprintf("%s/%d", ptr, i), out)
+		}
+	}
+	return out
 }
 
 // patchOps returns one replace per patchable field that differs, when every difference
@@ -613,49 +714,111 @@ func dropped(want, live map[string]any, ignore []string) []string {
 	return out
 }
 
-// secretWarnings says which secrets a put may clear. The tenant never returns secrets, so
-// the live side cannot tell whether one is set; the type's template can tell which keys
-// the type has.
-func (p *planner) secretWarnings(kind sdim.Kind, w *wantObj) []string {
+// secrets is what the planner knows about the secrets a write of one object leaves out.
+type secrets struct {
+	typ string
+	// known says the type's template was read (Policy.TypeSecretKeys): missing is then
+	// exact.
+	known bool
+	// missing are the template's secret keys the file does not declare.
+	missing []string
+	// declared says the file declares some secret attribute.
+	declared bool
+}
+
+// secretState compares the secret keys of the object's type's template with the
+// attributes the file declares. The tenant never returns secrets, so the live side cannot
+// tell whether one is set; the template tells which keys the type has.
+func (p *planner) secretState(kind sdim.Kind, w *wantObj) secrets {
 	var attrs map[string]any
-	typ := ""
+	var s secrets
 	if kind == sdim.KindSIM {
-		attrs, typ = w.sim.Attributes, w.sim.Type
+		attrs, s.typ = w.sim.Attributes, w.sim.Type
 	} else {
-		attrs, typ = w.sd.Attributes, w.sd.Type
+		attrs, s.typ = w.sd.Attributes, w.sd.Type
 	}
 	declared := map[string]bool{}
-	anySecret := false
 	for k, v := range attrs {
 		if _, ok := v.(sdim.Secret); ok || p.secrets.Has(k) {
 			declared[strings.ToLower(k)] = true
-			anySecret = true
+			s.declared = true
 		}
 	}
-	if keys, ok := p.pol.TypeSecretKeys[typ]; ok && kind == sdim.KindServiceDesk {
-		var missing []string
-		for _, k := range keys {
-			if !declared[strings.ToLower(k)] {
-				missing = append(missing, "attributes."+k)
-			}
-		}
-		if len(missing) == 0 {
-			return nil
-		}
-		return []string{fmt.Sprintf("the put replaces the whole object: the %s template has the secret %s, which the file does not declare, so the put clears %s in the tenant (which never shows secrets); declare %s",
-			typ, strings.Join(missing, ", "), pronoun(len(missing)), plural(len(missing), "it as an ${env:NAME} reference", "them as ${env:NAME} references"))}
+	keys, ok := p.pol.TypeSecretKeys[s.typ]
+	if !ok || kind != sdim.KindServiceDesk {
+		return s
 	}
-	if anySecret {
+	s.known = true
+	for _, k := range keys {
+		if !declared[strings.ToLower(k)] {
+			s.missing = append(s.missing, k)
+		}
+	}
+	return s
+}
+
+// warnings are the general warnings of a write that replaces the attributes whole.
+func (s secrets) warnings() []string {
+	switch {
+	case s.known && len(s.missing) > 0:
+		return []string{fmt.Sprintf("the %s template has the secret %s, which the file does not declare", s.typ, attrList(s.missing))}
+	case s.known || s.declared:
 		return nil
 	}
 	return []string{"the put replaces the whole object and the file declares no secret attribute (password, token, ...): the tenant never returns secrets, so sdim-sync cannot tell whether one is set; if one is, the put clears it"}
+}
+
+// secretClear warns about, and blocks, a write (what: "put") that would clear secrets the
+// type's template declares and the file does not, unless --allow-secret-clear or the
+// object's options.allowSecretClear allows it. An observe-only change is never written,
+// so it only warns.
+func (p *planner) secretClear(c *Change, s secrets, res desired.Resource, what string) {
+	var blocked, allowed []string
+	for _, k := range s.missing {
+		if p.pol.AllowSecretClear || res.Options.AllowsSecretClear(k) {
+			allowed = append(allowed, k)
+		} else {
+			blocked = append(blocked, k)
+		}
+	}
+	verb := strings.Fields(what)[0]
+	if len(blocked) > 0 {
+		n := len(blocked)
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the %s replaces the whole object: the %s template has the secret %s, which the file does not declare, so the %s would clear %s in the tenant (which never shows secrets); declare %s, or allow clearing %s with --allow-secret-clear or options.allowSecretClear",
+			what, s.typ, attrList(blocked), verb, pronoun(n), plural(n, "it as an ${env:NAME} or ${file:PATH} reference", "them as ${env:NAME} or ${file:PATH} references"), pronoun(n)))
+		if !c.Observe {
+			where := c.Label()
+			if c.Source != "" {
+				where += " (" + c.Source + ")"
+			}
+			p.res.Blocked = append(p.res.Blocked, fmt.Sprintf("%s: the %s would clear the secret %s, which the %s template declares, the tenant never shows and the file does not declare: declare %s (such as %s: ${env:NAME}), or pass --allow-secret-clear or set options.allowSecretClear to clear %s on purpose",
+				where, verb, attrList(blocked), s.typ, plural(n, "it as an ${env:NAME} or ${file:PATH} reference", "them as ${env:NAME} or ${file:PATH} references"), blocked[0], pronoun(n)))
+		}
+	}
+	if len(allowed) > 0 {
+		by := "options.allowSecretClear"
+		if p.pol.AllowSecretClear {
+			by = "--allow-secret-clear"
+		}
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the %s clears the secret %s, which the %s template declares and the file does not: allowed by %s",
+			verb, attrList(allowed), s.typ, by))
+	}
+}
+
+// attrList names attribute keys: "attributes.apiKey, attributes.password".
+func attrList(keys []string) string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = "attributes." + k
+	}
+	return strings.Join(out, ", ")
 }
 
 func pronoun(n int) string { return plural(n, "it", "them") }
 
 // planStatusCheck plans the singleton: a put when it differs, never a create or delete.
 func (p *planner) planStatusCheck(want *desired.StatusCheckResource, live *sdim.StatusCheckConfiguration) {
-	if want == nil {
+	if want == nil || !p.targets.Match(sdim.KindStatusCheck, want.Name) {
 		return
 	}
 	var l map[string]any
@@ -683,16 +846,20 @@ func (p *planner) planStatusCheck(want *desired.StatusCheckResource, live *sdim.
 		Observe: p.observe(want.Options.Mode), Fields: diffs, StatusCheck: &spec})
 }
 
-// block records why the plan must not run: more deletes than the limit, or deletes of a
-// kind the desired state declares none of (an empty or wrong directory must not empty the
-// tenant).
+// block records why the plan must not run: more deletes than the limit (deletes by
+// pruning and deletes documents ask for alike), or pruning deletes of a kind the desired
+// state declares none of (an empty or wrong directory must not empty the tenant). A put
+// that would clear secrets is blocked where it is planned (secretClear).
 func (p *planner) block(want *desired.State) {
-	deletes := map[sdim.Kind]int{}
-	total := 0
+	pruned := map[sdim.Kind]int{}
+	total, prunedTotal := 0, 0
 	for _, c := range p.res.Changes {
 		if c.Action == ActionDelete && !c.Observe {
-			deletes[c.Kind]++
 			total++
+			if !c.Absent {
+				pruned[c.Kind]++
+				prunedTotal++
+			}
 		}
 	}
 	if total == 0 {
@@ -700,18 +867,21 @@ func (p *planner) block(want *desired.State) {
 	}
 	if max := p.pol.MaxDeletes; max >= 0 && total > max {
 		p.res.Blocked = append(p.res.Blocked, fmt.Sprintf(
-			"%d deletes exceed the limit of %d: check the desired directory and --managed-scope, or raise --max-deletes", total, max))
+			"%s the limit of %d: check the desired directory, its state: absent documents and --managed-scope, or raise --max-deletes", sdim.Count(total, "delete exceeds", "deletes exceed"), max))
+	}
+	if prunedTotal == 0 {
+		return
 	}
 	if len(want.ServiceDesk) == 0 && len(want.SIM) == 0 {
 		p.res.Blocked = append(p.res.Blocked, fmt.Sprintf(
-			"the desired state in %q declares no integrations, so pruning would delete %d: refusing to delete from an empty desired state (wrong directory?)", want.Dir, total))
+			"the desired state in %q declares no integrations, so pruning would delete %d: refusing to delete from an empty desired state (wrong directory?)", want.Dir, prunedTotal))
 		return
 	}
 	declared := map[sdim.Kind]int{sdim.KindServiceDesk: len(want.ServiceDesk), sdim.KindSIM: len(want.SIM)}
 	for _, k := range []sdim.Kind{sdim.KindServiceDesk, sdim.KindSIM} {
-		if deletes[k] > 0 && declared[k] == 0 {
+		if pruned[k] > 0 && declared[k] == 0 {
 			p.res.Blocked = append(p.res.Blocked, fmt.Sprintf(
-				"the desired state declares no %s, so pruning would delete all %d in scope: refusing; narrow --managed-scope or declare them", k, deletes[k]))
+				"the desired state declares no %s, so pruning would delete all %d in scope: refusing; narrow --managed-scope or declare them", k, pruned[k]))
 		}
 	}
 }

@@ -25,6 +25,7 @@ type jsonPlan struct {
 	APIVersion    sdim.APIVersion `json:"apiVersion,omitempty"`
 	ReadAt        string          `json:"readAt,omitempty"`
 	Counts        Counts          `json:"counts"`
+	Targets       []string        `json:"targets,omitempty"`
 	Blocked       []string        `json:"blocked"`
 	Changes       []Change        `json:"changes"`
 	Unmanaged     []Object        `json:"unmanaged"`
@@ -32,7 +33,7 @@ type jsonPlan struct {
 }
 
 func toJSON(r *Result) jsonPlan {
-	p := jsonPlan{FormatVersion: FormatVersion, APIVersion: r.APIVersion, Counts: r.Counts,
+	p := jsonPlan{FormatVersion: FormatVersion, APIVersion: r.APIVersion, Counts: r.Counts, Targets: r.Policy.Targets,
 		Blocked: r.Blocked, Changes: r.Changes, Unmanaged: r.Unmanaged}
 	if !r.ReadAt.IsZero() {
 		p.ReadAt = r.ReadAt.UTC().Format(time.RFC3339)
@@ -100,18 +101,36 @@ func symbol(a Action) (string, string) {
 	return "~", ansiYellow
 }
 
-func verb(a Action) string {
-	switch a {
+func verb(c Change) string {
+	switch c.Action {
 	case ActionPut:
+		if len(c.PushSecrets) > 0 && len(c.Fields) == 0 {
+			return "push secrets"
+		}
 		return "replace"
 	}
-	return string(a)
+	return string(c.Action)
+}
+
+// targetedText says which objects a targeted plan covers, or "".
+func targetedText(r *Result) string {
+	if len(r.Policy.Targets) == 0 {
+		return ""
+	}
+	q := make([]string, len(r.Policy.Targets))
+	for i, g := range r.Policy.Targets {
+		q[i] = strconv.Quote(g)
+	}
+	return "Targeted: only objects matching " + strings.Join(q, ", ") + " were planned; the others were not compared."
 }
 
 // WriteText writes the plan for people, in the manner of terraform plan.
 func WriteText(w io.Writer, r *Result, o TextOptions) error {
 	var b strings.Builder
 	p := painter(o.Color)
+	if t := targetedText(r); t != "" {
+		b.WriteString(p.paint(ansiBold, t) + "\n\n")
+	}
 	if len(r.Blocked) > 0 {
 		b.WriteString(p.paint(ansiBold+ansiRed, "This plan is blocked and cannot be applied:") + "\n")
 		for _, reason := range r.Blocked {
@@ -143,7 +162,7 @@ func WriteText(w io.Writer, r *Result, o TextOptions) error {
 
 func writeTextChange(b *strings.Builder, c Change, p painter) {
 	sym, colour := symbol(c.Action)
-	head := fmt.Sprintf("%s %s %s", sym, verb(c.Action), c.Label())
+	head := fmt.Sprintf("%s %s %s", sym, verb(c), c.Label())
 	b.WriteString("  " + p.paint(colour, head))
 	var notes []string
 	if c.PreviousName != "" {
@@ -156,7 +175,11 @@ func writeTextChange(b *strings.Builder, c Change, p painter) {
 		notes = append(notes, "PUT")
 	}
 	if c.Source != "" {
-		notes = append(notes, c.Source)
+		if c.Absent {
+			notes = append(notes, "declared absent at "+c.Source)
+		} else {
+			notes = append(notes, c.Source)
+		}
 	}
 	if len(notes) > 0 {
 		b.WriteString(" (" + strings.Join(notes, ", ") + ")")
@@ -171,6 +194,9 @@ func writeTextChange(b *strings.Builder, c Change, p painter) {
 			continue
 		}
 		fmt.Fprintf(b, "      %s: %s -> %s\n", f.Pointer, FormatValue(f.Before), FormatValue(f.After))
+	}
+	for _, s := range c.PushSecrets {
+		fmt.Fprintf(b, "      pushes the secret %s = %s\n", s.Pointer, FormatValue(s.Value))
 	}
 	if len(c.Dropped) > 0 {
 		fmt.Fprintf(b, "      %s\n", p.paint(ansiYellow, "drops live attributes the file does not declare: "+strings.Join(c.Dropped, ", ")))
@@ -222,12 +248,36 @@ func FormatValue(v any) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
-// WriteMarkdown writes the plan as a pull-request comment: a summary table, blocked
-// reasons and deletes first, each change folded in a <details> block. It stays under
-// MarkdownLimit characters, leaving out the details of the last changes if it must.
-func WriteMarkdown(w io.Writer, r *Result) error {
+// MarkdownOptions tune WriteMarkdown.
+type MarkdownOptions struct {
+	// Tenant is the tenant's API base URL and Dir the desired directory (or file), as the
+	// plan was given them: the heading names both, so that comments of several plans in
+	// one pull request (production, sandbox) are told apart. Either may be "".
+	Tenant string
+	Dir    string
+}
+
+// WriteMarkdown writes the plan as a pull-request comment: a heading naming the tenant
+// and the directory, a summary table, blocked reasons and deletes first, each change
+// folded in a <details> block. It stays under MarkdownLimit characters, leaving out the
+// details of the last changes if it must.
+func WriteMarkdown(w io.Writer, r *Result, o MarkdownOptions) error {
 	var head strings.Builder
-	head.WriteString("## sdim-sync plan\n\n")
+	head.WriteString("## sdim-sync plan")
+	var of []string
+	if o.Tenant != "" {
+		of = append(of, "for "+mdCode(o.Tenant))
+	}
+	if o.Dir != "" {
+		of = append(of, "from "+mdCode(o.Dir))
+	}
+	if len(of) > 0 {
+		head.WriteString(" " + strings.Join(of, " "))
+	}
+	head.WriteString("\n\n")
+	if t := targetedText(r); t != "" {
+		head.WriteString("> [!NOTE]\n> " + mdText(t) + "\n\n")
+	}
 	if len(r.Blocked) > 0 {
 		head.WriteString("> [!CAUTION]\n> **This plan is blocked and cannot be applied.**\n")
 		for _, reason := range r.Blocked {
@@ -239,6 +289,9 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	for _, c := range r.Changes {
 		if c.Action == ActionDelete {
 			d := fmt.Sprintf("`%s` %s (id `%s`)", c.Kind, mdText(strconv.Quote(c.Name)), c.ID)
+			if c.Absent {
+				d += " (declared absent at " + mdCode(c.Source) + ")"
+			}
 			if c.Observe {
 				d += " (observe only)"
 			}
@@ -298,7 +351,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 func markdownChange(c Change) string {
 	var b strings.Builder
 	sym, _ := symbol(c.Action)
-	title := fmt.Sprintf("%s <b>%s</b> %s", sym, verb(c.Action), htmlText(c.Label()))
+	title := fmt.Sprintf("%s <b>%s</b> %s", sym, verb(c), htmlText(c.Label()))
 	if c.PreviousName != "" {
 		title += htmlText(fmt.Sprintf(" (renamed from %q)", c.PreviousName))
 	}
@@ -314,7 +367,11 @@ func markdownChange(c Change) string {
 		meta = append(meta, "a PUT replaces the whole object")
 	}
 	if c.Source != "" {
-		meta = append(meta, "declared at "+mdCode(c.Source))
+		if c.Absent {
+			meta = append(meta, "declared absent at "+mdCode(c.Source))
+		} else {
+			meta = append(meta, "declared at "+mdCode(c.Source))
+		}
 	}
 	if len(meta) > 0 {
 		b.WriteString(strings.Join(meta, " · ") + "\n\n")
@@ -329,6 +386,13 @@ func markdownChange(c Change) string {
 		b.WriteString("| field | before | after |\n| --- | --- | --- |\n")
 		for _, f := range c.Fields {
 			fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCode(f.Pointer), mdCell(f.Before), mdCell(f.After))
+		}
+		b.WriteString("\n")
+	}
+	if len(c.PushSecrets) > 0 {
+		b.WriteString("**Pushes the secrets** (their values are never shown, and the tenant never returns them):\n\n")
+		for _, s := range c.PushSecrets {
+			fmt.Fprintf(&b, "- %s = %s\n", mdCode(s.Pointer), mdCell(s.Value))
 		}
 		b.WriteString("\n")
 	}

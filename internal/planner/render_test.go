@@ -30,6 +30,8 @@ func showcase(t *testing.T) *planner.Result {
 	jira.Description = "Jira | tickets <b>"
 	jira.Type = "JiraCloudSDIM"
 	delete(jira.Attributes, "password")
+	jiraRes := sdResource(jira, 5)
+	jiraRes.Options.AllowSecretClear = []string{"apiKey"}
 	renamed := sdResource(baseSpec("New Name"), 9)
 	renamed.Options.PreviousNames = []string{"Old Name"}
 	snow := baseSpec("ServiceNow")
@@ -39,7 +41,7 @@ func showcase(t *testing.T) *planner.Result {
 	watchedRes := sdResource(watched, 30)
 	watchedRes.Options.Mode = desired.ModeObserve
 	st := &desired.State{Dir: "desired", ServiceDesk: []desired.ServiceDeskResource{
-		sdResource(baseSpec("Brand New"), 1), sdResource(jira, 5), renamed, sdResource(snow, 13), watchedRes,
+		sdResource(baseSpec("Brand New"), 1), jiraRes, renamed, sdResource(snow, 13), watchedRes,
 	}, StatusCheck: &desired.StatusCheckResource{
 		Resource: desired.Resource{Kind: sdim.KindStatusCheck, Source: desired.Source{File: "status.yaml", Line: 1, Column: 1}},
 		Spec:     sdim.StatusCheckConfiguration{ProvisioningStatusCheckIntervalMinutes: "60", ProvisioningMaxStatusCheckDays: "2"},
@@ -59,7 +61,9 @@ func TestGoldenRenderings(t *testing.T) {
 		{"plan.txt", func(b *bytes.Buffer) error { return planner.WriteText(b, res, planner.TextOptions{}) }},
 		{"plan-color.txt", func(b *bytes.Buffer) error { return planner.WriteText(b, res, planner.TextOptions{Color: true}) }},
 		{"plan.json", func(b *bytes.Buffer) error { return planner.WriteJSON(b, res) }},
-		{"plan.md", func(b *bytes.Buffer) error { return planner.WriteMarkdown(b, res) }},
+		{"plan.md", func(b *bytes.Buffer) error {
+			return planner.WriteMarkdown(b, res, planner.MarkdownOptions{Tenant: "https://acme.api.identitynow.com", Dir: "desired"})
+		}},
 		{"in-sync.txt", func(b *bytes.Buffer) error {
 			return planner.WriteText(b, mustPlan(t, &desired.State{}, liveState(baseLive(t, "Hand Made", "1")), planner.DefaultPolicy()), planner.TextOptions{})
 		}},
@@ -198,7 +202,7 @@ func TestMarkdownStaysUnderTheCommentLimit(t *testing.T) {
 	}
 	res := mustPlan(t, &desired.State{ServiceDesk: want}, liveState(live...), planner.DefaultPolicy())
 	var b bytes.Buffer
-	if err := planner.WriteMarkdown(&b, res); err != nil {
+	if err := planner.WriteMarkdown(&b, res, planner.MarkdownOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if b.Len() > 65536 || b.Len() < 50_000 {

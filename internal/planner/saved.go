@@ -150,13 +150,15 @@ type intent struct {
 	Fields       []sdim.FieldDiff `json:"fields"`
 	Patch        []PatchOp        `json:"patch"`
 	Dropped      []string         `json:"dropped"`
+	Absent       bool             `json:"absent"`
+	PushSecrets  []SecretPush     `json:"pushSecrets"`
 }
 
 func intentOf(c Change) (string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(intent{c.Kind, c.Name, c.Action, c.ID, c.PreviousName, c.Observe, c.Fields, c.Patch, c.Dropped})
+	err := enc.Encode(intent{c.Kind, c.Name, c.Action, c.ID, c.PreviousName, c.Observe, c.Fields, c.Patch, c.Dropped, c.Absent, c.PushSecrets})
 	return buf.String(), err
 }
 
