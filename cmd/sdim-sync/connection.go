@@ -7,6 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -61,9 +65,19 @@ func (cf configFile) line(path ...string) int {
 	return n.Line
 }
 
-// readConfigFile reads and strictly decodes a config file; a missing path is an empty one.
+// EnvConfig names the config file when --config is not given.
+const EnvConfig = "SDIM_SYNC_CONFIG"
+
+// readConfigFile reads and strictly decodes a config file; no path is an empty one. The
+// path is --config, else SDIM_SYNC_CONFIG; relative paths in the tenant section resolve
+// from the file's directory, as those of the serve and emulator sections do.
 func (o *connFlags) readConfigFile() (configFile, error) {
 	var cf configFile
+	if o.config == "" && !o.cmd.Flags().Changed("config") {
+		if v, ok := o.lookupEnv(EnvConfig); ok && v != "" {
+			o.config = v
+		}
+	}
 	if o.config == "" {
 		return cf, nil
 	}
@@ -74,19 +88,83 @@ func (o *connFlags) readConfigFile() (configFile, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
-		return cf, fmt.Errorf("config file %s: %w", o.config, err)
+		return cf, fmt.Errorf("config file %s: %w", o.config, explainYAMLError(err))
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err == nil {
 		cf.root = &root
 	}
+	if p := cf.Tenant.ClientSecretFile; p != "" && !filepath.IsAbs(p) {
+		cf.Tenant.ClientSecretFile = filepath.Join(filepath.Dir(o.config), p)
+	}
 	return cf, nil
+}
+
+// configSections are the config file's sections by the Go type yaml.v3 names in its
+// errors, with the type whose keys they hold.
+var configSections = map[string]struct {
+	name string
+	typ  reflect.Type
+}{
+	"main.configFile":     {"", reflect.TypeFor[configFile]()},
+	"tenant.Config":       {"tenant", reflect.TypeFor[tenant.Config]()},
+	"main.serveConfig":    {"serve", reflect.TypeFor[serveConfig]()},
+	"main.emulatorConfig": {"emulator", reflect.TypeFor[emulatorConfig]()},
+}
+
+var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
+
+// explainYAMLError turns yaml.v3's "line 3: field baseUrl not found in type tenant.Config"
+// into "line 3: unknown key tenant.baseUrl: did you mean baseURL?".
+func explainYAMLError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		msgs[i] = m
+		g := unknownFieldRE.FindStringSubmatch(m)
+		if g == nil {
+			continue
+		}
+		sec, ok := configSections[g[3]]
+		if !ok {
+			continue
+		}
+		key, known := g[2], yamlKeys(sec.typ)
+		if sec.name != "" {
+			key = sec.name + "." + key
+		}
+		msgs[i] = fmt.Sprintf("line %s: unknown key %s", g[1], key)
+		if s := suggest(g[2], known); s != "" {
+			msgs[i] += fmt.Sprintf(": did you mean %s?", s)
+		} else {
+			msgs[i] += fmt.Sprintf(" (known keys: %s)", strings.Join(known, ", "))
+		}
+	}
+	if len(msgs) == 1 {
+		return errors.New(msgs[0])
+	}
+	return errors.New("\n  " + strings.Join(msgs, "\n  "))
+}
+
+// yamlKeys lists the keys of a struct type as its yaml tags name them.
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name != "" && name != "-" && f.IsExported() {
+			keys = append(keys, name)
+		}
+	}
+	return keys
 }
 
 func addConnFlags(cmd *cobra.Command) *connFlags {
 	o := &connFlags{cmd: cmd, lookupEnv: os.LookupEnv, readFile: os.ReadFile}
 	f := cmd.Flags()
-	f.StringVar(&o.config, "config", "", "config file (YAML) whose tenant: section holds connection settings")
+	f.StringVar(&o.config, "config", "", "config file (YAML) whose tenant: section holds connection settings (env "+EnvConfig+")")
 	f.String("base-url", "", "tenant API URL, https://{tenant}.api.identitynow.com (env "+tenant.EnvBaseURL+")")
 	f.String("client-id", "", "OAuth client id or personal access token id (env "+tenant.EnvClientID+")")
 	f.String("client-secret-file", "", "file holding the client secret (or env "+tenant.EnvClientSecret+"; never a flag)")

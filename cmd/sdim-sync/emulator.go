@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,16 +149,26 @@ func runEmulator(cmd *cobra.Command, o emulatorOpts) error {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
 	}
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	base := "http://" + ln.Addr().String()
+	base, exposed := emulatorURL(o.listen, ln.Addr())
 	clients := make([]string, 0, len(cfg.Clients))
 	for id := range cfg.Clients {
 		clients = append(clients, id)
 	}
+	slices.Sort(clients)
 	if len(clients) == 0 {
 		clients = append(clients, emulator.DemoClientID)
 	}
+	if exposed {
+		what := "its clients"
+		if len(cfg.Clients) == 0 {
+			what = "the demo credentials " + emulator.DemoClientID + ":" + emulator.DemoClientSecret + " (documented, not secret)"
+		}
+		logger.Warn("the emulator listens beyond loopback: whoever reaches "+ln.Addr().String()+" can use "+what+
+			" and its unauthenticated admin endpoints ("+emulator.AdminPrefix+"); use --listen 127.0.0.1:PORT unless that is meant",
+			"listen", ln.Addr().String())
+	}
 	st := e.State()
-	logger.Info("emulated tenant serving", "base_url", base, "token_url", base+emulator.TokenPath,
+	logger.Info("emulated tenant serving", "listen", ln.Addr().String(), "base_url", base, "token_url", base+emulator.TokenPath,
 		"clients", strings.Join(clients, ","), "integrations", len(st.ServiceDeskIntegrations),
 		"sim_integrations", len(st.SIMIntegrations), "admin", base+emulator.AdminPrefix)
 	fmt.Fprintln(cmd.OutOrStdout(), base)
@@ -172,4 +184,28 @@ func runEmulator(cmd *cobra.Command, o emulatorOpts) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(ctx)
+}
+
+// emulatorURL is a URL that reaches a listener at addr, which --listen asked for: the
+// loopback address of the same family for a wildcard address (http://0.0.0.0:7100 is no
+// address to connect to), the port actually chosen for :0. exposed reports whether the
+// listener is reachable beyond loopback.
+func emulatorURL(listen string, addr net.Addr) (base string, exposed bool) {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String(), true
+	}
+	ip := ta.IP
+	switch {
+	case ip.IsUnspecified():
+		host, _, _ := net.SplitHostPort(listen)
+		ip = net.IPv4(127, 0, 0, 1)
+		if h := net.ParseIP(host); h != nil && h.To4() == nil {
+			ip = net.IPv6loopback // --listen [::]:PORT asked for IPv6 by name
+		}
+		exposed = true
+	case !ip.IsLoopback():
+		exposed = true
+	}
+	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port)), exposed
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -52,6 +53,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "Error:", err)
+	msg := err.Error()
+	if strings.HasPrefix(msg, "unknown command ") {
+		// cobra's own text, with its suggestion of the nearest command.
+		msg = strings.TrimRight(msg, "\n") + "\nSee 'sdim-sync --help'."
+	}
+	fmt.Fprintln(stderr, "Error:", msg)
 	return 1
 }
