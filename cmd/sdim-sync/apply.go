@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +30,7 @@ type applyOpts struct {
 func newApplyCmd() *cobra.Command {
 	var o applyOpts
 	cmd := &cobra.Command{
-		Use:   "apply [DIR]",
+		Use:   "apply [DIR|FILE]",
 		Short: "Make the tenant match the desired state",
 		Long: `Plan as sdim-sync plan does, show the plan, ask for confirmation, then make the changes:
 creates, then updates, then deletes, a few at a time under the client's rate limit. A
@@ -40,6 +41,11 @@ again: a field the tenant did not keep is reported as not converging.
 
 On a terminal apply asks before writing; without one it needs --auto-approve.
 
+A put that would clear a secret attribute the type's template declares and the file does
+not is refused with the plan (blocked), unless --allow-secret-clear or the object's
+options.allowSecretClear allows it. --push-secrets puts every integration that declares
+a secret, even when the tenant matches, to send rotated values (narrow it with --target).
+
 With --plan FILE (saved by plan --out) apply reads DIR (default: the directory the plan
 was given, as it was written, so a later CI job in another checkout of the same commit
 finds it) and the tenant again, and refuses when the desired state's content is not the
@@ -48,12 +54,14 @@ one the plan was made from, or anything the plan touches has changed since.
 Exit codes: 0 every change applied and converged (or nothing to do), 1 otherwise.`,
 		Example: `  sdim-sync apply configs/prod
   sdim-sync plan configs/prod --out plan.json && sdim-sync apply --plan plan.json
-  sdim-sync apply configs/prod --prune --managed-scope 'ServiceNow*' --auto-approve`,
+  sdim-sync apply configs/prod --prune --managed-scope 'ServiceNow*' --auto-approve
+  sdim-sync apply configs/prod --push-secrets --target 'sdim/ServiceNow*'   # after rotating a password`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	conn := addConnFlags(cmd)
 	f := cmd.Flags()
 	addPlanFlags(f, &o.planOpts)
+	addOneOffFlags(f, &o.planOpts)
 	f.StringVar(&o.planFile, "plan", "", "apply this saved plan (from plan --out) if the tenant has not moved since")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking (required without a terminal)")
 	f.IntVar(&o.concurrency, "concurrency", applier.DefaultConcurrency, "changes run at once within each phase")
@@ -89,7 +97,7 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 			dir = saved.Target.DesiredDir
 		}
 		for _, name := range []string{"prune", "managed-scope", "max-deletes", "patchable-fields", "sim-patchable-fields", "secret-keys",
-			"sim", "allow-secret-files-outside"} {
+			"sim", "allow-secret-files-outside", "target", "allow-secret-clear", "push-secrets"} {
 			if cmd.Flags().Changed(name) {
 				return fmt.Errorf("--%s cannot change a saved plan: the plan's own settings apply; plan again to change them", name)
 			}
@@ -112,6 +120,7 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 				return false, &exitError{code: 1, err: fmt.Errorf("the saved plan %s no longer holds, nothing was written: %w", o.planFile, err)}
 			}
 		}
+		warnEmpty(cmd, run, dir)
 		if err := planner.WriteText(stdout, run.Plan, planner.TextOptions{Color: o.colour(cmd, conn)}); err != nil {
 			return false, err
 		}
@@ -139,7 +148,7 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 	}
 	run := eng.Reconcile(cmd.Context(), engine.Request{Trigger: engine.TriggerCLI, Dir: dir, SecretFilesOutside: o.allowOutside,
 		Policy: pol, ReadSIM: o.sim, Apply: true, Approve: approve, Concurrency: o.concurrency,
-		OnResult: func(r applier.Result) { out.line(r) }})
+		OnResult: func(r applier.Result) { out.line(r) }, ShowsResults: true})
 	rep := run.Report
 	if rep == nil {
 		if run.Err != nil {
@@ -163,7 +172,7 @@ func confirm(ctx context.Context, in io.Reader, out io.Writer, tty bool, n int, 
 	if !tty {
 		return false, &exitError{code: 1, err: errors.New("apply needs confirmation and standard input is not a terminal: review the plan and pass --auto-approve")}
 	}
-	fmt.Fprintf(out, "\nApply %d changes to %s? Only 'yes' will be accepted: ", n, tenantURL)
+	fmt.Fprintf(out, "\nApply %s to %s? Only 'yes' will be accepted: ", sdim.Count(n, "change", "changes"), tenantURL)
 	type answer struct {
 		line string
 		err  error
@@ -211,18 +220,31 @@ func (a *applyOutput) line(r applier.Result) {
 	if r.ID != "" {
 		id = " (id " + r.ID + ")"
 	}
-	fmt.Fprintf(a.w, "%s %-6s %s%s in %dms\n", mark, ch.Action, ch.Label(), id, r.Elapsed.Milliseconds())
+	why := ""
+	if r.Err != nil {
+		why = ": " + failure(r)
+	}
+	fmt.Fprintf(a.w, "%s %-6s %s%s in %dms%s\n", mark, ch.Action, ch.Label(), id, r.Elapsed.Milliseconds(), why)
 	for _, n := range r.Notes {
 		fmt.Fprintf(a.w, "       note: %s\n", n)
-	}
-	if r.Err != nil {
-		fmt.Fprintf(a.w, "       error: %v\n", r.Err)
 	}
 	if a.bar {
 		const width = 30
 		filled := width * a.done / a.total
 		fmt.Fprintf(a.barW, "[%s%s] %d/%d", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), a.done, a.total)
 	}
+}
+
+// clientOp matches the tenant client's own naming of a call ("patch service desk
+// integration "X": "), which a failed change's line already says in its own words.
+var clientOp = regexp.MustCompile(`^(?:create|replace|patch|delete|look up|read|update) (?:service desk integration|SIM integration|status-check configuration)(?: "(?:[^"\\]|\\.)*")?: `)
+
+// failure is why a change failed, without the words its line already says: the applier
+// prefixes the action and the object, the tenant client the call and the object again.
+func failure(r applier.Result) string {
+	msg := r.Err.Error()
+	msg = strings.TrimPrefix(msg, fmt.Sprintf("%s %s: ", r.Change.Action, r.Change.Label()))
+	return clientOp.ReplaceAllString(msg, "")
 }
 
 func (a *applyOutput) finish() {
@@ -257,7 +279,7 @@ func writeSummary(w io.Writer, rep *applier.Report, cancelled bool) {
 		if len(rep.NotConverging) == 0 {
 			fmt.Fprint(w, " Read back: the tenant holds what was written.")
 		} else {
-			fmt.Fprintf(w, " Read back: %d objects do not converge.", len(rep.NotConverging))
+			fmt.Fprintf(w, " Read back: %s not converge.", sdim.Count(len(rep.NotConverging), "object does", "objects do"))
 		}
 	}
 	fmt.Fprintln(w)

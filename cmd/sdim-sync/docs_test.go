@@ -113,48 +113,63 @@ func documentedCommands(md string) []docCommand {
 		if !ok {
 			continue
 		}
-		for len(words) > 0 && strings.Contains(words[0], "=") && !strings.HasPrefix(words[0], "-") {
-			words = words[1:] // VAR=value prefixes: the test sets the environment itself
-		}
-		switch {
-		case len(words) > 2 && words[0] == "go" && (words[1] == "install" || words[1] == "build") && words[len(words)-1] == "./cmd/sdim-sync":
-			out = append(out, docCommand{line: start + 1, text: l, args: words, want: []int{0}})
-			continue
-		case len(words) > 3 && words[0] == "go" && words[1] == "run" && words[2] == "./cmd/sdim-sync":
-			words = words[3:]
-		case len(words) > 1 && words[0] == "sdim-sync":
-			words = words[1:]
-		default:
-			continue
-		}
-		c := docCommand{line: start + 1, text: l, want: []int{0}}
-		skip := false
-		for j := 0; j < len(words); j++ {
-			w := words[j]
-			switch {
-			case strings.HasPrefix(w, "[") || w == "DIR" || w == "FILE" || w == "...":
-				skip = true // a synopsis, not a command
-			case w == ">" && j+1 < len(words):
-				c.stdout = words[j+1]
-				j++
-			case w == "|" || strings.HasPrefix(w, "2>"):
-				j = len(words)
-			default:
-				c.args = append(c.args, os.ExpandEnv(w))
+		// cmd1 && cmd2: each part is a command of its own, run in order.
+		for len(words) > 0 {
+			part := words
+			if k := slices.Index(words, "&&"); k >= 0 {
+				part, words = words[:k], words[k+1:]
+			} else {
+				words = nil
+			}
+			if c, ok := parseCommand(part, start+1, l, comment); ok {
+				out = append(out, c)
 			}
 		}
-		if skip || len(c.args) == 0 {
-			continue
-		}
-		if slices.Contains(c.args, "--detailed-exitcode") {
-			c.want = []int{0, 2}
-		}
-		if m := exitComment.FindStringSubmatch(comment); m != nil {
-			c.want = []int{int(m[1][0] - '0')}
-		}
-		out = append(out, c)
 	}
 	return out
+}
+
+// parseCommand makes a docCommand of a command's words, or reports that it is not an
+// sdim-sync command to run.
+func parseCommand(words []string, line int, text, comment string) (docCommand, bool) {
+	for len(words) > 0 && strings.Contains(words[0], "=") && !strings.HasPrefix(words[0], "-") {
+		words = words[1:] // VAR=value prefixes: the test sets the environment itself
+	}
+	switch {
+	case len(words) > 2 && words[0] == "go" && (words[1] == "install" || words[1] == "build") && words[len(words)-1] == "./cmd/sdim-sync":
+		return docCommand{line: line, text: text, args: words, want: []int{0}}, true
+	case len(words) > 3 && words[0] == "go" && words[1] == "run" && words[2] == "./cmd/sdim-sync":
+		words = words[3:]
+	case len(words) > 1 && words[0] == "sdim-sync":
+		words = words[1:]
+	default:
+		return docCommand{}, false
+	}
+	c := docCommand{line: line, text: text, want: []int{0}}
+	for j := 0; j < len(words); j++ {
+		w := words[j]
+		switch {
+		case strings.HasPrefix(w, "[") || w == "DIR" || w == "FILE" || w == "...":
+			return docCommand{}, false // a synopsis, not a command
+		case w == ">" && j+1 < len(words):
+			c.stdout = words[j+1]
+			j++
+		case w == "|" || strings.HasPrefix(w, "2>"):
+			j = len(words)
+		default:
+			c.args = append(c.args, os.ExpandEnv(w))
+		}
+	}
+	if len(c.args) == 0 {
+		return docCommand{}, false
+	}
+	if slices.Contains(c.args, "--detailed-exitcode") {
+		c.want = []int{0, 2}
+	}
+	if m := exitComment.FindStringSubmatch(comment); m != nil {
+		c.want = []int{int(m[1][0] - '0')}
+	}
+	return c, true
 }
 
 // shellWords splits a command line as a POSIX shell would for the plain cases docs use:

@@ -111,7 +111,7 @@ func TestExportSettingErrors(t *testing.T) {
 		{[]string{"export"}, []string{"SAIL_BASE_URL", "SAIL_CLIENT_ID", "SAIL_CLIENT_SECRET"}},
 		{[]string{"export", "--base-url", "x.example", "--client-id", "a", "--client-secret-file", filepath.Join(dir, "none"), "--api-version", "v9"},
 			[]string{"want an http or https URL", "client secret file", `unknown API version "v9"`}},
-		{[]string{"export", "--config", typo}, []string{"config file " + typo, "field baseUrl not found"}},
+		{[]string{"export", "--config", typo}, []string{"config file " + typo, "baseUrl"}},
 		{[]string{"export", "--base-url", "http://127.0.0.1:1", "--client-id", "a", "--client-secret-file", typo, "--max-retries", "0"},
 			[]string{"getting an access token from http://127.0.0.1:1/oauth/token"}},
 	}
@@ -202,5 +202,57 @@ func TestExportLeavesOutReturnedSecrets(t *testing.T) {
 	}
 	if !strings.Contains(out, "# The tenant returned secret values at /attributes/apiKey, /attributes/auth/Token; they are not exported.") {
 		t.Errorf("no comment about the secrets left out:\n%s", out)
+	}
+}
+
+// TestExportDir: the adoption journey's first steps through the CLI: export --dir, plan
+// with no changes, a second export refused without --force, --target, and the flag rules.
+func TestExportDir(t *testing.T) {
+	e, url := startCLITenant(t, 30)
+	t.Setenv("SAIL_BASE_URL", url)
+	t.Setenv("SAIL_CLIENT_ID", emulator.DemoClientID)
+	t.Setenv("SAIL_CLIENT_SECRET", emulator.DemoClientSecret)
+	dir := filepath.Join(t.TempDir(), "desired")
+	code, out, errOut := runCLI(t, "export", "--dir", dir)
+	if code != 0 || out != "" || !strings.Contains(errOut, "exported 30 service desk integrations, 0 SIM integrations and the status-check configuration to "+dir) {
+		t.Fatalf("export --dir: exit %d\n%s%s", code, out, errOut)
+	}
+	snow, err := os.ReadFile(filepath.Join(dir, "service-desk", "generated-integration-00007.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(snow), "#   password: ${env:GENERATED_INTEGRATION_00007_PASSWORD}\n") {
+		t.Errorf("no secret comment:\n%s", snow)
+	}
+	if code, out, errOut := runCLI(t, "plan", dir, "--no-color"); code != 0 || !strings.Contains(out, "No changes.") {
+		t.Errorf("plan of the export: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "export", "--dir", dir)
+	if code != 1 || !strings.Contains(errOut, "would overwrite 31 existing files") || !strings.Contains(errOut, "--force") {
+		t.Errorf("a second export: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "export", "--dir", dir, "--force"); code != 0 {
+		t.Errorf("--force: exit %d: %s", code, errOut)
+	}
+	sub := filepath.Join(t.TempDir(), "sub")
+	if code, _, errOut := runCLI(t, "export", "--dir", sub, "--target", "*0000[1-3]", "--target", "statuscheck/*"); code != 0 ||
+		!strings.Contains(errOut, "exported 3 service desk integrations, 0 SIM integrations and the status-check configuration") {
+		t.Errorf("--target: exit %d: %s", code, errOut)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"export", "--dir", dir, "--out", "x.yaml"}, "[dir out] were all set"},
+		{[]string{"export", "--force"}, "--force only applies to --dir"},
+		{[]string{"export", "--target", "sdim/["}, `target "sdim/["`},
+		{[]string{"export", "--sim"}, "SIM integrations need API version v2024, v2025 or v1"},
+	} {
+		if code, _, errOut := runCLI(t, tt.args...); code != 1 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stderr lacks %q:\n%s", tt.args, code, tt.want, errOut)
+		}
+	}
+	if w := e.Counters().TotalWrites(); w != 0 {
+		t.Errorf("export and plan wrote %d times", w)
 	}
 }

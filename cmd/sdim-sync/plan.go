@@ -30,28 +30,41 @@ type planOpts struct {
 	detailedExitCode bool
 	allowOutside     bool
 	verbose          bool
+	targets          []string
+	allowSecretClear bool
+	pushSecrets      bool
 }
 
 func newPlanCmd() *cobra.Command {
 	var o planOpts
 	cmd := &cobra.Command{
-		Use:   "plan [DIR]",
+		Use:   "plan [DIR|FILE]",
 		Short: "Show what it would take to make the tenant match the desired state",
-		Long: `Read the desired state in DIR (default: the current directory), read the tenant through
-a read-only client, and print the changes that would make the tenant match: creates,
-patches, puts (whole replacements) and deletes, each field as a JSON pointer with its live
-and desired values (secrets masked). Nothing is written to the tenant.
+		Long: `Read the desired state in DIR (default: the current directory; a single YAML file works
+too), read the tenant through a read-only client, and print the changes that would make
+the tenant match: creates, patches, puts (whole replacements) and deletes, each field as a
+JSON pointer with its live and desired values (secrets masked). Nothing is written to the
+tenant.
 
 Live integrations no file declares are reported as unmanaged, unless --prune is given:
 then those whose names --managed-scope matches are planned for deletion, up to
---max-deletes (a plan with more deletes is blocked).
+--max-deletes (a plan with more deletes is blocked). A document with state: absent
+deletes its object without --prune.
+
+A put that would clear a secret attribute its type's template declares (the tenant never
+shows secrets, so the file must declare it, as an ${env:NAME} reference) blocks the plan,
+unless --allow-secret-clear or the object's options.allowSecretClear allows it.
+
+--target GLOB (repeatable) plans only the objects it matches; --push-secrets shows the
+puts apply --push-secrets would make to send the current secret values.
 
 Exit codes, as Terraform's: 0 the plan was made (whether or not it has changes), 1 an
 error or a blocked plan. With --detailed-exitcode: 0 the tenant matches, 2 the plan has
 changes (observe-only ones included), 1 an error or a blocked plan.`,
 		Example: `  sdim-sync plan configs/prod
   sdim-sync plan configs/prod -o markdown > plan.md      # a pull-request comment
-  sdim-sync plan configs/prod --prune --managed-scope 'ServiceNow*' --out plan.json`,
+  sdim-sync plan configs/prod --prune --managed-scope 'ServiceNow*' --out plan.json
+  sdim-sync plan configs/prod/jira.yaml --target 'sdim/Jira*'`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	conn := addConnFlags(cmd)
@@ -59,6 +72,7 @@ changes (observe-only ones included), 1 an error or a blocked plan.`,
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or markdown")
 	f.StringVar(&o.out, "out", "", "also save the plan to this file (JSON) for a later apply --plan")
 	addPlanFlags(f, &o)
+	addOneOffFlags(f, &o)
 	f.BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 2 when the plan has changes (0 when none), for scheduled drift checks")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		dir := "."
@@ -85,9 +99,17 @@ func addPlanFlags(f *pflag.FlagSet, o *planOpts) {
 	f.StringSliceVar(&o.simPatchable, "sim-patchable-fields", planner.DefaultPatchableFields(), "JSON pointers of the SIM integration fields the tenant lets PATCH replace")
 	f.StringSliceVar(&o.secretKeys, "secret-keys", sdim.DefaultSecretAttributeKeys(), "attribute keys the tenant never returns (case-insensitive)")
 	f.BoolVar(&o.sim, "sim", false, "also read SIM integrations when no file declares one (API v2024, v2025 and v1)")
-	f.BoolVar(&o.noColor, "no-color", false, "no colours in text output (also when NO_COLOR is set or standard output is not a terminal)")
+	f.BoolVar(&o.noColor, "no-color", false, "no colours in text output (also when NO_COLOR is non-empty, TERM=dumb, or standard output is not a terminal)")
 	f.BoolVar(&o.allowOutside, "allow-secret-files-outside", false, "let ${file:PATH} name files outside DIR")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to standard error")
+	f.BoolVar(&o.allowSecretClear, "allow-secret-clear", false, "let a put clear secret attributes its type's template declares and the file does not (otherwise such a plan is blocked)")
+}
+
+// addOneOffFlags adds the flags of plan and apply that a daemon, which runs again and
+// again, has no use for: working on a subset, pushing secrets once.
+func addOneOffFlags(f *pflag.FlagSet, o *planOpts) {
+	f.StringArrayVar(&o.targets, "target", nil, "plan only the objects matching this glob: NAME-GLOB or KIND/NAME-GLOB, KIND being sdim, sim or statuscheck (repeatable)")
+	f.BoolVar(&o.pushSecrets, "push-secrets", false, "put every integration that declares a secret (${env:...}, ${file:...}), even when the tenant matches: to rotate credentials")
 }
 
 // settle turns the patchable-field flags the user did not give back into "the default".
@@ -100,12 +122,10 @@ func (o *planOpts) settle(cmd *cobra.Command) {
 	}
 }
 
-// colour: only on a terminal, never with --no-color or NO_COLOR.
+// colour: only on a terminal, never with --no-color, with NO_COLOR set to anything but
+// "" (https://no-color.org) or with TERM=dumb.
 func (o planOpts) colour(cmd *cobra.Command, conn *connFlags) bool {
-	if _, set := conn.lookupEnv("NO_COLOR"); set || o.noColor {
-		return false
-	}
-	return isTerminal(cmd.OutOrStdout())
+	return !o.noColor && colourAllowed(conn.lookupEnv) && isTerminal(cmd.OutOrStdout())
 }
 
 func (o planOpts) policy() planner.Policy {
@@ -116,7 +136,18 @@ func (o planOpts) policy() planner.Policy {
 	pol.PatchableFields = nonNil(o.patchable)
 	pol.SIMPatchableFields = nonNil(o.simPatchable)
 	pol.SecretKeys = o.secretKeys
+	pol.Targets = o.targets
+	pol.AllowSecretClear = o.allowSecretClear
+	pol.PushSecrets = o.pushSecrets
 	return pol
+}
+
+// warnEmpty warns, as validate does, when the desired directory holds no YAML file: the
+// plan then declares nothing, which is seldom what was meant.
+func warnEmpty(cmd *cobra.Command, run *engine.Run, dir string) {
+	if run.Desired != nil && run.Desired.Files == 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: no *.yaml or *.yml files in %s\n", dir)
+	}
 }
 
 // nonNil keeps nil (the default) apart from a flag given empty (nothing patchable).
@@ -171,6 +202,7 @@ func runPlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, colour
 	eng, s := newEngine(cmd, conn, o.verbose)
 	run := eng.Reconcile(cmd.Context(), engine.Request{Trigger: engine.TriggerCLI, Dir: dir, SecretFilesOutside: o.allowOutside,
 		Policy: pol, ReadSIM: o.sim})
+	warnEmpty(cmd, run, dir)
 	if run.Err != nil {
 		return runError(cmd, run)
 	}
@@ -193,7 +225,7 @@ func runPlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, colour
 	case "json":
 		err = planner.WriteJSON(stdout, res)
 	case "markdown":
-		err = planner.WriteMarkdown(stdout, res)
+		err = planner.WriteMarkdown(stdout, res, planner.MarkdownOptions{Tenant: s.BaseURL, Dir: dir})
 	default:
 		err = planner.WriteText(stdout, res, planner.TextOptions{Color: colour})
 	}

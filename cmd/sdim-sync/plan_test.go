@@ -128,8 +128,10 @@ func TestPlanDrift(t *testing.T) {
 	edited := strings.Replace(string(data), "description: Generated", "description: Edited", 1)
 	edited = strings.Replace(edited, "\n  attributes:\n", "\n  beforeProvisioningRule: {type: RULE, id: 2c918085708c274401708c2a8a760001}\n  attributes:\n", 2)
 	writeFile(t, filepath.Join(dir, "live.yaml"), edited)
+	// The put would clear the apiKey the type's template declares and the file does not:
+	// the plan is blocked (exit 1), as well as showing the drift.
 	code, out, errOut := runCLI(t, "plan", dir, "--detailed-exitcode")
-	if code != 2 || !strings.Contains(out, "~ replace ServiceDeskIntegration \"Generated Integration 00001\"") ||
+	if code != 1 || !strings.Contains(errOut, "the plan is blocked") || !strings.Contains(out, "~ replace ServiceDeskIntegration \"Generated Integration 00001\"") ||
 		!strings.Contains(out, "/description: \"Generated") || !strings.Contains(out, "~ patch ServiceDeskIntegration \"Generated Integration 00002\"") ||
 		!strings.Contains(out, "/beforeProvisioningRule: (none) -> {\"id\":\"2c918085708c274401708c2a8a760001\",\"type\":\"RULE\"}") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)

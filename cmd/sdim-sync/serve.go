@@ -50,6 +50,7 @@ type serveConfig struct {
 	SecretKeys               []string `yaml:"secretKeys"`
 	SIM                      *bool    `yaml:"sim"`
 	AllowSecretFilesOutside  *bool    `yaml:"allowSecretFilesOutside"`
+	AllowSecretClear         *bool    `yaml:"allowSecretClear"`
 	Concurrency              *int     `yaml:"concurrency"`
 	DriftedObjectSeries      *bool    `yaml:"driftedObjectSeries"`
 	DriftedObjectSeriesLimit *int     `yaml:"driftedObjectSeriesLimit"`
@@ -230,6 +231,7 @@ func mergeServe(cmd *cobra.Command, conn *connFlags, args []string, o serveOpts)
 	o.secretKeys = list("secret-keys", o.secretKeys, sc.SecretKeys)
 	o.sim = boolean("sim", o.sim, sc.SIM)
 	o.allowOutside = boolean("allow-secret-files-outside", o.allowOutside, sc.AllowSecretFilesOutside)
+	o.allowSecretClear = boolean("allow-secret-clear", o.allowSecretClear, sc.AllowSecretClear)
 
 	mode := daemon.Mode(str("mode", o.mode, sc.Mode))
 	if mode != daemon.ModeObserve && mode != daemon.ModeEnforce {
@@ -423,7 +425,11 @@ func startEmulator(ctx context.Context, ec *emulatorConfig, log *slog.Logger) (f
 	}
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
+	base, exposed := emulatorURL(ec.Listen, ln.Addr())
+	if exposed {
+		log.Warn("the emulated tenant listens beyond loopback: anyone who reaches "+ec.Listen+" gets its demo credentials and its unauthenticated /_emulator/ admin endpoints; use emulator.listen: 127.0.0.1:PORT",
+			"listen", ec.Listen)
+	}
 	st := e.State()
 	log.Info("emulated tenant started in this process", "base_url", base, "client_id", emulator.DemoClientID,
 		"integrations", len(st.ServiceDeskIntegrations), "admin", base+emulator.AdminPrefix)

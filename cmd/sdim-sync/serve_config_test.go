@@ -95,6 +95,24 @@ func TestServeSettings(t *testing.T) {
 			},
 		},
 		{
+			name: "serve.allowSecretClear, and the flag over it",
+			args: []string{"--config", cfg("clear.yaml", "serve:\n  dir: x\n  allowSecretClear: true\n")},
+			check: func(t *testing.T, st serveSettings) {
+				if !st.cfg.Policy.AllowSecretClear {
+					t.Errorf("serve.allowSecretClear not taken: %+v", st.cfg.Policy)
+				}
+			},
+		},
+		{
+			name: "--allow-secret-clear=false over the file",
+			args: []string{"--config", cfg("clear2.yaml", "serve:\n  dir: x\n  allowSecretClear: true\n"), "--allow-secret-clear=false"},
+			check: func(t *testing.T, st serveSettings) {
+				if st.cfg.Policy.AllowSecretClear {
+					t.Errorf("the flag does not win: %+v", st.cfg.Policy)
+				}
+			},
+		},
+		{
 			name: "bad values name their line",
 			args: []string{"--config", cfg("bad.yaml", "serve:\n  dir: x\n  schedule: every day\n  debounce: soon\n  mode: repair\n  logFormat: xml\n")},
 			err:  []string{"line 3: serve.schedule", "line 4: serve.debounce", "line 5: serve.mode", "line 6: serve.logFormat"},
@@ -102,7 +120,7 @@ func TestServeSettings(t *testing.T) {
 		{
 			name: "an unknown key is refused with its line",
 			args: []string{"--config", cfg("typo.yaml", "serve:\n  dir: x\n  shedule: '@every 1m'\n")},
-			err:  []string{"line 3: field shedule not found"},
+			err:  []string{"line 3: unknown key serve.shedule: did you mean schedule?"},
 		},
 		{
 			name: "no directory",
