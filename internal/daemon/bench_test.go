@@ -32,12 +32,15 @@ func BenchmarkFileWriteToTenant(b *testing.B) {
 	path := filepath.Join(dir, "a.yaml")
 	write := func(desc string) {
 		tmp := filepath.Join(dir, ".a.yaml.tmp")
-		if err := os.WriteFile(tmp, []byte(integrationNoSecret("A", desc)), 0o644); err != nil {
+		if err := os.WriteFile(tmp, []byte(integrationWithSecret("A", desc)), 0o644); err != nil {
 			b.Fatal(err)
 		}
 		if err := os.Rename(tmp, path); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("bench-password"), 0o600); err != nil {
+		b.Fatal(err)
 	}
 	write("v0")
 	s, err := tenant.Config{BaseURL: srv.URL, ClientID: emulator.DemoClientID, APIVersion: string(sdim.V2024)}.
@@ -101,7 +104,9 @@ func BenchmarkFileWriteToTenant(b *testing.B) {
 	b.ReportMetric(float64(after-before)/float64(b.N), "requests/op")
 }
 
-func integrationNoSecret(name, description string) string {
+// integrationWithSecret declares the password the ServiceNowSDIM template names, from a
+// file, so that its PUT is not refused for clearing it.
+func integrationWithSecret(name, description string) string {
 	return "kind: ServiceDeskIntegration\nname: " + name + "\nspec:\n  description: " + description +
-		"\n  type: ServiceNowSDIM\n  attributes:\n    url: https://acme.service-now.com\n"
+		"\n  type: ServiceNowSDIM\n  attributes:\n    url: https://acme.service-now.com\n    password: ${file:secret}\n"
 }
