@@ -49,7 +49,7 @@ func newEnvVia(t testing.TB, cfg emulator.Config, tune func(*tenant.Settings), w
 	}
 	s.RetryBaseDelay, s.RetryMaxDelay = 2*time.Millisecond, 10*time.Millisecond
 	s.MaxRetries = 12 // with a fifth of all answers failing, 6 tries would fail a lookup once in ~15,000
-	s.RateLimit, s.RateWindow, s.RateBurst = 100_000, time.Second, 1000
+	s.RateLimit, s.RateWindow = 100_000, time.Second
 	if tune != nil {
 		tune(&s)
 	}

@@ -33,7 +33,7 @@ func BenchmarkApplyRateLimited(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				e := newEnv(b, emulator.Config{RateLimit: 100, RateWindow: bc.window}, func(s *tenant.Settings) {
-					s.RateLimit, s.RateWindow, s.RateBurst = 100, bc.window, tenant.DefaultRateBurst
+					s.RateLimit, s.RateWindow = 100, bc.window
 				})
 				want := writeDesired(b, bc.changes, "")
 				res := plan(b, e, want, planner.DefaultPolicy())

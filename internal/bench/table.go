@@ -43,10 +43,11 @@ func AtTenantLimit(requests, wallSeconds float64) float64 {
 	return math.Max(wallSeconds, requests*TenantWindow.Seconds()/TenantLimit)
 }
 
-// ShippedSpacing is the interval at which the client as shipped sends requests after the
-// first: its window divided by its limit less its burst.
+// ShippedSpacing is the average interval at which the client as shipped sends a long run
+// of requests: its window divided by its limit (it lets the first window's worth go at
+// once, then one window's worth per window).
 func ShippedSpacing() time.Duration {
-	return tenant.DefaultRateWindow / time.Duration(tenant.DefaultRateLimit-tenant.DefaultRateBurst)
+	return tenant.DefaultRateWindow / time.Duration(tenant.DefaultRateLimit)
 }
 
 // Figures are the results of a run of the harness: each benchmark's metrics by name

@@ -65,21 +65,21 @@ func (t *Tenant) Close() {
 type Limiter func(*tenant.Settings)
 
 // Shipped leaves the client's rate limit at its defaults (tenant.DefaultRateLimit per
-// tenant.DefaultRateWindow, tenant.DefaultRateBurst at once): what a user runs.
+// tenant.DefaultRateWindow, up to the limit at once when the window is empty): what a user runs.
 func Shipped(*tenant.Settings) {}
 
 // Opened turns the client's limiter off in effect (a billion requests a second, a million
 // at once), so that the wall time is the work; a 429 is still waited out as the tenant
 // asks. The naive way runs with it: the SDK examples do not pace their requests.
 func Opened(s *tenant.Settings) {
-	s.RateLimit, s.RateWindow, s.RateBurst = 1_000_000_000, time.Second, 1_000_000
+	s.RateLimit, s.RateWindow = 1_000_000_000, time.Second
 }
 
 // AtLimit sets the client's limiter to limit requests per window, with the default burst:
 // the client matched to the tenant's limit.
 func AtLimit(limit int, window time.Duration) Limiter {
 	return func(s *tenant.Settings) {
-		s.RateLimit, s.RateWindow, s.RateBurst = limit, window, tenant.DefaultRateBurst
+		s.RateLimit, s.RateWindow = limit, window
 	}
 }
 

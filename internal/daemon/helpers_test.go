@@ -144,7 +144,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.RateLimit, s.RateWindow, s.RateBurst = 10000, time.Second, 1000
+	s.RateLimit, s.RateWindow = 10000, time.Second
 	s.RetryBaseDelay, s.RetryMaxDelay = time.Millisecond, 5*time.Millisecond
 	g := &gate{next: srv.Client().Transport, held: make(chan struct{}, 1)}
 	m := metrics.New(metrics.Options{Version: "test"})

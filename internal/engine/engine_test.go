@@ -49,7 +49,7 @@ func newEnv(t *testing.T, seed emulator.State) *env {
 		if err != nil {
 			return nil, err
 		}
-		s.RateLimit, s.RateWindow, s.RateBurst = 10000, time.Second, 1000
+		s.RateLimit, s.RateWindow = 10000, time.Second
 		return tenant.New(s, tenant.WithTransport(srv.Client().Transport))
 	}, engine.Options{})
 	return e

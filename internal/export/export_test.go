@@ -42,7 +42,7 @@ func startTenant(tb testing.TB, n int, wrap func(*emulator.Emulator) http.Handle
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s.RateLimit, s.RateWindow, s.RateBurst = 1_000_000, time.Second, 1000
+	s.RateLimit, s.RateWindow = 1_000_000, time.Second
 	c, err := tenant.New(s)
 	if err != nil {
 		tb.Fatal(err)

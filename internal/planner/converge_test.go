@@ -355,7 +355,7 @@ func startTenant(t testing.TB) liveTenant {
 		t.Fatal(err)
 	}
 	s.RetryBaseDelay, s.RetryMaxDelay = time.Millisecond, 5*time.Millisecond
-	s.RateLimit, s.RateWindow, s.RateBurst = 100000, time.Second, 1000
+	s.RateLimit, s.RateWindow = 100000, time.Second
 	c, err := tenant.New(s, tenant.WithTransport(srv.Client().Transport))
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func BenchmarkSnapshot10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.RateLimit, s.RateWindow, s.RateBurst = 1_000_000, time.Second, 1000
+	s.RateLimit, s.RateWindow = 1_000_000, time.Second
 	c, err := tenant.New(s, tenant.WithTransport(srv.Client().Transport))
 	if err != nil {
 		b.Fatal(err)

@@ -15,11 +15,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/sdim-sync/sdim-sync/internal/clock"
 )
@@ -76,17 +73,14 @@ type Client struct {
 }
 
 type shared struct {
-	s       Settings
-	http    *http.Client
-	tokens  *tokenCache
-	limiter *rate.Limiter
-	log     *slog.Logger
-	hooks   Hooks
-	clock   clock.Clock
-	jitter  func() float64
-
-	mu         sync.Mutex
-	pauseUntil time.Time // no request leaves before this (a 429's Retry-After)
+	s      Settings
+	http   *http.Client
+	tokens *tokenCache
+	window *window // the client-side rate limit and the Retry-After pause
+	log    *slog.Logger
+	hooks  Hooks
+	clock  clock.Clock
+	jitter func() float64
 }
 
 // New makes a client from validated settings. It makes no request.
@@ -117,36 +111,20 @@ func New(s Settings, opts ...Option) (*Client, error) {
 	hc := &http.Client{Transport: o.transport, CheckRedirect: noRedirect}
 	tokenHC := &http.Client{Transport: htmlGuard{o.transport}, CheckRedirect: noRedirect}
 	sh := &shared{
-		s:       s,
-		http:    hc,
-		tokens:  newTokenCache(s, tokenHC, o.clock.Now, o.hooks.TokenRefresh),
-		limiter: newLimiter(s),
-		log:     o.logger,
-		hooks:   o.hooks,
-		clock:   o.clock,
-		jitter:  o.jitter,
+		s:      s,
+		http:   hc,
+		tokens: newTokenCache(s, tokenHC, o.clock.Now, o.hooks.TokenRefresh),
+		window: newWindow(s.RateLimit, s.RateWindow),
+		log:    o.logger,
+		hooks:  o.hooks,
+		clock:  o.clock,
+		jitter: o.jitter,
 	}
 	return &Client{shared: sh}, nil
 }
 
 // now is the time on the client's clock.
 func (s *shared) now() time.Time { return s.clock.Now() }
-
-// newLimiter paces requests so that no window of RateWindow holds more than RateLimit of
-// them, whatever the window's start: a bucket of RateBurst tokens refilled at
-// (RateLimit - RateBurst) per window, since a full bucket plus a window's refill is the
-// most that window can see.
-func newLimiter(s Settings) *rate.Limiter {
-	burst := s.RateBurst
-	if burst < 1 || burst >= s.RateLimit {
-		burst = 1
-	}
-	perWindow := s.RateLimit - burst
-	if perWindow < 1 { // a limit of 1: one request per window
-		perWindow = 1
-	}
-	return rate.NewLimiter(rate.Limit(float64(perWindow)/s.RateWindow.Seconds()), burst)
-}
 
 // ReadOnly returns a client sharing c's token, limiter and hooks that refuses every write
 // before any I/O. plan and observe mode use it.
@@ -346,91 +324,44 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*response, e
 	return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }
 
-// waitTurn waits until this request may leave: after every Retry-After pause and after
-// the client-side limiter grants it a turn. A pause that a 429 in another goroutine sets
-// or extends while this one waits for its turn holds it back too: it then waits the pause
-// out and takes a fresh turn, so that no request leaves inside an announced pause and the
-// held-back requests do not all leave at once when it ends.
+// waitTurn waits until this request may leave: the window (the client-side limit and any
+// Retry-After pause, one mechanism) admits it at a time, and it sleeps until then. A pause
+// that a 429 in another goroutine sets or extends while it sleeps holds it back too: it
+// gives its turn back and asks again, so that no request leaves inside an announced pause
+// and the held-back requests then leave at the limit's pace, not all at once.
 func (c *Client) waitTurn(ctx context.Context) error {
 	for {
-		if err := c.waitPause(ctx); err != nil {
-			return err
+		if err := ctx.Err(); err != nil { // an ended call takes no turn
+			return fmt.Errorf("waiting for the client rate limit: %w", err)
 		}
-		if err := c.waitLimiter(ctx); err != nil {
-			return err
+		now := c.clock.Now()
+		r := c.window.reserve(now)
+		d := r.at.Sub(now)
+		if d > 0 {
+			if err := clock.Sleep(ctx, c.clock, d); err != nil {
+				c.window.cancel(r)
+				return fmt.Errorf("waiting for the client rate limit: %w", err)
+			}
 		}
-		if !c.paused() {
-			return nil
+		if c.window.pausedAt(c.clock.Now()) {
+			c.window.cancel(r)
+			continue
 		}
-	}
-}
-
-// paused reports whether a Retry-After pause holds requests back now.
-func (c *Client) paused() bool {
-	c.mu.Lock()
-	until := c.pauseUntil
-	c.mu.Unlock()
-	return c.clock.Now().Before(until)
-}
-
-// waitPause sleeps until no Retry-After pause is in force, including pauses set or
-// extended while it slept.
-func (c *Client) waitPause(ctx context.Context) error {
-	for {
-		c.mu.Lock()
-		until := c.pauseUntil
-		c.mu.Unlock()
-		d := until.Sub(c.clock.Now())
-		if d <= 0 {
-			return nil
+		if r.paused > 0 && c.hooks.RateLimitWait != nil {
+			c.hooks.RateLimitWait("server", r.paused)
 		}
-		if err := clock.Sleep(ctx, c.clock, d); err != nil {
-			return err
+		if own := d - r.paused; own > time.Millisecond {
+			if c.hooks.RateLimitWait != nil {
+				c.hooks.RateLimitWait("client", own)
+			}
+			c.log.DebugContext(ctx, "client rate limit: waited", "waited", own)
 		}
-		if c.hooks.RateLimitWait != nil {
-			c.hooks.RateLimitWait("server", d)
-		}
-	}
-}
-
-// waitLimiter takes a turn from the client-side limiter and sleeps until it comes. The
-// limiter is asked with the client's clock (its Wait would read the system clock); a turn
-// that is not taken because ctx ended is given back.
-func (c *Client) waitLimiter(ctx context.Context) error {
-	if err := ctx.Err(); err != nil { // as rate.Limiter.Wait: an ended call takes no turn
-		return fmt.Errorf("waiting for the client rate limit: %w", err)
-	}
-	now := c.clock.Now()
-	r := c.limiter.ReserveN(now, 1)
-	if !r.OK() { // cannot happen: the burst is at least 1
-		return errors.New("waiting for the client rate limit: the limiter refused a single request")
-	}
-	d := r.DelayFrom(now)
-	if d <= 0 {
 		return nil
 	}
-	if err := clock.Sleep(ctx, c.clock, d); err != nil {
-		r.CancelAt(c.clock.Now())
-		return fmt.Errorf("waiting for the client rate limit: %w", err)
-	}
-	if d > time.Millisecond { // as before: the limiter's sub-millisecond turns are not waits worth a metric
-		if c.hooks.RateLimitWait != nil {
-			c.hooks.RateLimitWait("client", d)
-		}
-		c.log.DebugContext(ctx, "client rate limit: waited", "waited", d)
-	}
-	return nil
 }
 
 // pause holds every request of this client until d from now, unless a later pause is set.
-func (c *Client) pause(d time.Duration) {
-	until := c.clock.Now().Add(d)
-	c.mu.Lock()
-	if until.After(c.pauseUntil) {
-		c.pauseUntil = until
-	}
-	c.mu.Unlock()
-}
+func (c *Client) pause(d time.Duration) { c.window.pause(c.clock.Now().Add(d)) }
 
 // backoffDelay is the wait before retry n (1-based): RetryBaseDelay doubled n-1 times,
 // capped at RetryMaxDelay, with the upper half jittered.

@@ -54,7 +54,7 @@ func (env *tenantEnv) settings(t *testing.T, v sdim.APIVersion) tenant.Settings 
 	}
 	s.RetryBaseDelay = 5 * time.Millisecond
 	s.RetryMaxDelay = 20 * time.Millisecond
-	s.RateLimit, s.RateWindow, s.RateBurst = 1000, time.Second, 100
+	s.RateLimit, s.RateWindow = 1000, time.Second
 	return s
 }
 

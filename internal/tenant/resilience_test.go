@@ -333,7 +333,7 @@ func TestReadOnlyClientNeverWrites(t *testing.T) {
 func TestClientRateLimitIsShared(t *testing.T) {
 	env := startEmulator(t, emulator.Config{RateLimit: 10, RateWindow: time.Second})
 	s := env.settings(t, sdim.V3)
-	s.RateLimit, s.RateWindow, s.RateBurst = 10, time.Second, 1
+	s.RateLimit, s.RateWindow = 10, time.Second
 	var h hookLog
 	c := env.client(t, s, tenant.WithHooks(h.hooks()))
 	var wg sync.WaitGroup

@@ -29,7 +29,6 @@ const (
 	// requests per client and API version per 10 seconds.
 	DefaultRateLimit  = 95
 	DefaultRateWindow = 10 * time.Second
-	DefaultRateBurst  = 1
 )
 
 // Config is one layer of connection settings as a user writes them: the `tenant` section of
@@ -111,10 +110,7 @@ type Settings struct {
 	// RateLimit is the client-side limit: no RateWindow holds more requests than this.
 	RateLimit  int
 	RateWindow time.Duration
-	// RateBurst is how many requests may go at once; the steady pace is then
-	// (RateLimit - RateBurst) per RateWindow, so that the limit holds in every window.
-	RateBurst int
-	UserAgent string // sdim-sync/<version>
+	UserAgent  string // sdim-sync/<version>
 }
 
 // Settings validates c, fills in the defaults and reads the client secret file (through
@@ -135,7 +131,6 @@ func (c Config) Settings(readFile func(string) ([]byte, error)) (Settings, error
 		MaxRateLimitRetries: 30,
 		RateLimit:           DefaultRateLimit,
 		RateWindow:          DefaultRateWindow,
-		RateBurst:           DefaultRateBurst,
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
