@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sdim-sync/sdim-sync/internal/desired"
 	"github.com/sdim-sync/sdim-sync/internal/export"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
 	"github.com/sdim-sync/sdim-sync/internal/tenant"
@@ -19,6 +20,8 @@ type exportOpts struct {
 	sim        bool
 	targets    []string
 	secretKeys []string
+	desired    string
+	outside    bool
 	verbose    bool
 }
 
@@ -41,7 +44,13 @@ documents go to standard output.
 The tenant never returns secret attributes (passwords, client secrets, tokens). A comment
 above each object names the ones its type's template declares; add them to the exported
 files as ${env:NAME} or ${file:PATH} references before applying: a PUT without them would
-clear them.`,
+clear them.
+
+The export never writes a secret the tenant returns: values under the secret keys and
+under keys that look secret (authorization, credential, accessToken...), values that
+look like credentials ("Bearer ...", "Basic ...", a private key) and, with --desired DIR,
+any text holding a value that DIR's desired state supplies through a secret reference.
+Each is left out, put in the object's options.ignore and named in its comment.`,
 		Example: `  SAIL_BASE_URL=https://acme.api.identitynow.com SAIL_CLIENT_ID=... SAIL_CLIENT_SECRET=... \
     sdim-sync export --dir desired
   sdim-sync export --out integrations.yaml --target 'ServiceNow*'`,
@@ -55,6 +64,8 @@ clear them.`,
 	f.BoolVar(&o.sim, "sim", false, "also export SIM integrations (API versions v2024, v2025 and v1)")
 	f.StringArrayVar(&o.targets, "target", nil, "export only the objects this glob matches: NAME-GLOB or KIND/NAME-GLOB (repeatable)")
 	f.StringSliceVar(&o.secretKeys, "secret-keys", sdim.DefaultSecretAttributeKeys(), "attribute keys the tenant never returns (case-insensitive): never written")
+	f.StringVar(&o.desired, "desired", "", "also leave out every value holding a secret this desired-state directory resolves (its references must resolve)")
+	f.BoolVar(&o.outside, "allow-secret-files-outside", false, "with --desired, let ${file:PATH} name files outside its directory")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to standard error")
 	cmd.MarkFlagsMutuallyExclusive("dir", "out")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -64,6 +75,16 @@ clear them.`,
 		targets, err := sdim.ParseTargets(o.targets)
 		if err != nil {
 			return err
+		}
+		var secrets []sdim.Secret
+		if o.desired != "" {
+			st, err := desired.Load(o.desired, desired.WithSecretFilesOutside(o.outside), desired.WithSecretKeys(o.secretKeys))
+			if err != nil {
+				return fmt.Errorf("--desired %s: %w", o.desired, err)
+			}
+			secrets = export.DesiredSecrets(st)
+		} else if o.outside {
+			return fmt.Errorf("--allow-secret-files-outside only applies to --desired")
 		}
 		s, err := conn.settings()
 		if err != nil {
@@ -80,7 +101,7 @@ clear them.`,
 		stderr := cmd.ErrOrStderr()
 		sum, err := export.Run(cmd.Context(), c.ReadOnly(), export.Options{
 			Dir: o.dir, Out: o.out, W: cmd.OutOrStdout(), Force: o.force, SIM: o.sim,
-			Match: targets.Match, SecretKeys: o.secretKeys,
+			Match: targets.Match, SecretKeys: o.secretKeys, Secrets: secrets,
 			Header: []string{
 				fmt.Sprintf("Exported by sdim-sync %s from %s (API %s).", version, s.BaseURL, s.APIVersion),
 				"The tenant never returns secret attributes: add each one as ${env:NAME} or ${file:PATH}",

@@ -44,8 +44,12 @@ type Options struct {
 	// Match, when not nil, chooses the objects exported by kind and name.
 	Match func(kind sdim.Kind, name string) bool
 	// SecretKeys are the attribute keys the tenant never returns (default
-	// sdim.DefaultSecretAttributeKeys).
+	// sdim.DefaultSecretAttributeKeys). Their values are never written, nor those under
+	// SecretLookingKeys, nor credential-looking values (see CredentialLooking).
 	SecretKeys []string
+	// Secrets are values the export never writes, in any text or number that holds one:
+	// those a desired state resolves from secret references (DesiredSecrets).
+	Secrets []sdim.Secret
 	// MaxFileSize is the largest file written (default desired.DefaultMaxFileSize).
 	MaxFileSize int64
 	// Header is a comment at the top of a single-file export (lines without "# ").
@@ -95,7 +99,8 @@ func Run(ctx context.Context, src Source, o Options) (*Summary, error) {
 		return nil, err
 	}
 	defer s.abort()
-	e := &exporter{src: src, o: o, sink: s, r: &renderer{secretKeys: sdim.NewSecretKeySet(o.SecretKeys)}}
+	keys := sdim.NewSecretKeySet(o.SecretKeys)
+	e := &exporter{src: src, o: o, sink: s, r: &renderer{secretKeys: keys, filter: &secretFilter{keys: keys, secrets: o.Secrets}}}
 	for attempt := 1; ; attempt++ {
 		err := e.once(ctx)
 		if err == nil {

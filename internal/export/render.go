@@ -46,25 +46,28 @@ func (m omap) add(k string, v any) omap {
 // without an id left out (the tenant treats them as unset, the loader refuses them),
 // deprecated aliases written as their successors, numbers written with the tenant's
 // own digits, text written so that YAML and the loader read it back unchanged, values
-// under secret keys left out.
+// under secret or secret-looking keys, credential-looking values and values holding a
+// secret of the desired state left out (see secretFilter).
 type renderer struct {
 	secretKeys sdim.SecretKeySet
+	filter     *secretFilter
 	buf        bytes.Buffer
 }
 
 // secretNote is what the comment above a document says about secrets.
 type secretNote struct {
-	left     []string // pointers of secret values the tenant returned and the export left out
-	hidden   []string // secret keys the type's template declares that the tenant did not return
-	typeName string   // the integration type, for the comment
-	unknown  bool     // no template is known for the type: say it in general terms
+	left     []leftOut // secret values the tenant returned and the export left out
+	keyed    []string  // maps from which an entry whose key holds a secret was left out
+	hidden   []string  // secret keys the type's template declares that the tenant did not return
+	typeName string    // the integration type, for the comment
+	unknown  bool      // no template is known for the type: say it in general terms
 }
 
 // serviceDesk renders one service desk integration.
 func (r *renderer) serviceDesk(o sdim.ServiceDeskIntegration, templateKeys []string, templateKnown bool) ([]byte, error) {
-	ov := &openValues{secretKeys: r.secretKeys}
+	ov := &openValues{f: r.filter}
 	spec := serviceDeskSpec(o, ov)
-	note := secretNote{left: ov.left, typeName: o.Type, unknown: !templateKnown}
+	note := secretNote{left: ov.left, keyed: ov.keyed, typeName: o.Type, unknown: !templateKnown}
 	for _, k := range templateKeys {
 		if !hasKeyFold(o.Attributes, k) {
 			note.hidden = append(note.hidden, k)
@@ -76,9 +79,9 @@ func (r *renderer) serviceDesk(o sdim.ServiceDeskIntegration, templateKeys []str
 // sim renders one SIM integration. SIM types have no templates: the comment about hidden
 // secrets is general.
 func (r *renderer) sim(o sdim.SIMIntegration) ([]byte, error) {
-	ov := &openValues{secretKeys: r.secretKeys}
+	ov := &openValues{f: r.filter}
 	spec := simSpec(o, ov)
-	return r.render(sdim.KindSIM, o.Name, spec, secretNote{left: ov.left, unknown: true})
+	return r.render(sdim.KindSIM, o.Name, spec, secretNote{left: ov.left, keyed: ov.keyed, unknown: true})
 }
 
 // statusCheck renders the status-check configuration.
@@ -95,6 +98,16 @@ func (r *renderer) render(kind sdim.Kind, name string, spec omap, note secretNot
 		doc = append(doc, kv{"name", name})
 	}
 	doc = append(doc, kv{"spec", spec})
+	// What was left out is ignored, so that a plan of the export neither shows nor changes
+	// it (a put keeps the tenant's value) until the file declares it.
+	if len(note.left) > 0 {
+		ignore := make([]string, len(note.left))
+		for i, l := range note.left {
+			ignore[i] = l.ptr
+		}
+		slices.Sort(ignore)
+		doc = append(doc, kv{"options", omap{{"ignore", slices.Compact(ignore)}}})
+	}
 	n := toNode(doc, false)
 	n.HeadComment = r.comment(name, note)
 	r.buf.Reset()
@@ -174,10 +187,42 @@ func toNode(v any, key bool) *yaml.Node {
 // keys the tenant hides, with how to add them.
 func (r *renderer) comment(name string, note secretNote) string {
 	var lines []string
-	if len(note.left) > 0 {
-		slices.Sort(note.left)
-		lines = append(lines, "The tenant returned secret values at "+strings.Join(note.left, ", ")+"; they are not exported.",
-			"Add each as a ${env:NAME} or ${file:PATH} reference before applying.")
+	var open, typed []leftOut
+	for _, l := range note.left {
+		if l.typed {
+			typed = append(typed, l)
+		} else {
+			open = append(open, l)
+		}
+	}
+	if len(open) > 0 {
+		slices.SortFunc(open, func(a, b leftOut) int { return strings.Compare(a.ptr, b.ptr) })
+		at := make([]string, len(open))
+		for i, l := range open {
+			at[i] = l.ptr
+			if l.why != leftKey {
+				at[i] += " (" + l.why + ")"
+			}
+		}
+		lines = append(lines, "The tenant returned secret values at "+strings.Join(at, ", ")+"; they are not exported.",
+			"options.ignore keeps a plan from comparing or changing them. To manage one, declare it as a",
+			"${env:NAME} or ${file:PATH} reference and remove its pointer from options.ignore:")
+		for _, l := range open {
+			if strings.Count(l.ptr, "/") == 2 {
+				lines = append(lines, fmt.Sprintf("  %s: %s${env:%s}", l.key, l.scheme, EnvName(name, l.key)))
+			} else {
+				lines = append(lines, fmt.Sprintf("  at %s: %s${env:%s}", l.ptr, l.scheme, EnvName(name, l.key)))
+			}
+		}
+	}
+	for _, l := range typed {
+		lines = append(lines, fmt.Sprintf("The tenant's %s %s; it is not exported.", l.ptr, l.why),
+			"options.ignore keeps it as the tenant has it. This field cannot hold a reference:",
+			"take the secret out of it in the tenant.")
+	}
+	if len(note.keyed) > 0 {
+		slices.Sort(note.keyed)
+		lines = append(lines, "Entries of "+strings.Join(slices.Compact(note.keyed), ", ")+" whose key holds a secret value of the desired state are not exported.")
 	}
 	switch {
 	case len(note.hidden) > 0:
@@ -316,6 +361,7 @@ func roundTrips(n *yaml.Node) bool {
 // name, which is the document's, in the order of the desired-state documentation.
 func serviceDeskSpec(o sdim.ServiceDeskIntegration, ov *openValues) omap {
 	attrs := ov.mapAt(o.Attributes, "/attributes")
+	desc := ov.typed(o.Description, "/description", false)
 	if attrs == nil {
 		attrs = map[string]any{}
 	}
@@ -334,7 +380,9 @@ func serviceDeskSpec(o sdim.ServiceDeskIntegration, ov *openValues) omap {
 			}
 		}
 		if p.PlanInitializerScript != nil {
-			pc = pc.add("planInitializerScript", omap{{"source", p.PlanInitializerScript.Source}})
+			if src := p.PlanInitializerScript.Source; ov.typed(src, "/provisioningConfig/planInitializerScript", true) == src {
+				pc = pc.add("planInitializerScript", omap{{"source", src}})
+			}
 		}
 		if p.NoProvisioningRequests != nil {
 			pc = pc.add("noProvisioningRequests", *p.NoProvisioningRequests)
@@ -353,7 +401,7 @@ func serviceDeskSpec(o sdim.ServiceDeskIntegration, ov *openValues) omap {
 	if len(refs) > 0 {
 		pc = append(omap{{"managedResourceRefs", refs}}, pc...)
 	}
-	spec := omap{{"description", o.Description}, {"type", o.Type}}
+	spec := omap{{"description", desc}, {"type", o.Type}}
 	spec = spec.add("ownerRef", refMap(o.OwnerRef))
 	spec = spec.add("clusterRef", refMap(clusterRef))
 	spec = spec.add("provisioningConfig", pc)
@@ -370,8 +418,8 @@ func simSpec(o sdim.SIMIntegration, ov *openValues) omap {
 		}
 	}
 	var spec omap
-	if o.Description != "" {
-		spec = spec.add("description", o.Description)
+	if desc := ov.typed(o.Description, "/description", false); desc != "" {
+		spec = spec.add("description", desc)
 	}
 	spec = spec.add("type", o.Type)
 	if o.Cluster != "" {
@@ -425,12 +473,14 @@ func bareRef(r *sdim.Reference) *sdim.Reference {
 }
 
 // openValues turns the tenant's open maps (attributes, statusMap, request) into what the
-// export writes: numbers with the tenant's own digits, and values under secret keys left
-// out (a tenant that returns one must not have it end up in a file), their pointers kept
-// for a comment.
+// export writes: numbers with the tenant's own digits, and secrets left out (a tenant
+// that returns one must not have it end up in a file; see secretFilter), where they were
+// kept for the comment and options.ignore. A list is written whole or not at all: the
+// entry holding a list with a secret in it is left out.
 type openValues struct {
-	secretKeys sdim.SecretKeySet
-	left       []string // pointers of the secret values left out
+	f     *secretFilter
+	left  []leftOut
+	keyed []string // maps an entry was left out of because its key holds a secret
 }
 
 func (ov *openValues) mapAt(m map[string]any, at string) map[string]any {
@@ -439,28 +489,90 @@ func (ov *openValues) mapAt(m map[string]any, at string) map[string]any {
 	}
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		p := at + "/" + sdim.EscapePointerToken(k)
-		if ov.secretKeys.Has(k) {
-			ov.left = append(ov.left, p)
+		if _, bad := ov.f.textWhy(k, false); bad {
+			// The key itself is never named: the pointer would hold the secret.
+			ov.keyed = append(ov.keyed, at)
 			continue
 		}
-		out[k] = ov.value(v, p)
+		p := at + "/" + sdim.EscapePointerToken(k)
+		if ov.f.secretKey(k) {
+			ov.left = append(ov.left, leftOut{ptr: p, key: k, why: leftKey, scheme: scheme(v)})
+			continue
+		}
+		w, why, bad := ov.value(v, p)
+		if bad {
+			ov.left = append(ov.left, leftOut{ptr: p, key: k, why: why, scheme: scheme(v)})
+			continue
+		}
+		out[k] = w
 	}
 	return out
 }
 
-func (ov *openValues) value(v any, at string) any {
+// value is v as written, or why it is left out (bad): a text or number that is a secret,
+// or a list holding one. Maps are filtered entry by entry.
+func (ov *openValues) value(v any, at string) (any, string, bool) {
 	switch t := v.(type) {
 	case map[string]any:
-		return ov.mapAt(t, at)
+		return ov.mapAt(t, at), "", false
 	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = ov.value(e, at+"/"+strconv.Itoa(i))
+		// A pointer through a list ignores nothing: a list is written whole or not at all.
+		for _, e := range t {
+			if why, bad := ov.check(e); bad {
+				return nil, why, true
+			}
 		}
-		return out
+		return t, "", false
+	case string:
+		if why, bad := ov.f.textWhy(t, true); bad {
+			return nil, why, true
+		}
+	case json.Number:
+		if why, bad := ov.f.textWhy(t.String(), false); bad {
+			return nil, why, true
+		}
 	}
-	return v
+	return v, "", false
+}
+
+// check reports why v, inside a list, is not written: it is or holds a secret.
+func (ov *openValues) check(v any) (string, bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if why, bad := ov.f.textWhy(k, false); bad {
+				return why, true
+			}
+			if ov.f.secretKey(k) {
+				return leftInList, true
+			}
+			if why, bad := ov.check(e); bad {
+				return why, true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if why, bad := ov.check(e); bad {
+				return why, true
+			}
+		}
+	case string:
+		return ov.f.textWhy(t, true)
+	case json.Number:
+		return ov.f.textWhy(t.String(), false)
+	}
+	return "", false
+}
+
+// typed is the text of a typed field as written: "" when it holds a secret of the desired
+// state (or, with form, looks like a credential), which is then recorded as left out.
+func (ov *openValues) typed(s, at string, form bool) string {
+	why, bad := ov.f.textWhy(s, form)
+	if !bad {
+		return s
+	}
+	ov.left = append(ov.left, leftOut{ptr: at, why: why, typed: true})
+	return ""
 }
 
 // number writes a JSON number with its own digits: an integer as a YAML integer (one

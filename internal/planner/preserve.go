@@ -11,6 +11,12 @@ import (
 // to touch. preserve* copy those live values into the desired object sent, without
 // changing the desired state itself. (A secret attribute the tenant hides cannot be
 // copied: the tenant never returns it.)
+//
+// A live reference that points at nothing ("" on the wire, {}, or a type or name without
+// an id) is kept as no reference at all: the put omits it, as the tenant treats it as
+// unset, whereas sending it back as {} is refused ("'ownerRef.id' is required"). The same
+// holds for an entry without an id in managedResourceRefs and an empty id in
+// managedSources or a SIM integration's sources.
 
 func preserveServiceDesk(w, l sdim.ServiceDeskIntegration, ignore []string) sdim.ServiceDeskIntegration {
 	for _, ig := range ignore {
@@ -24,27 +30,32 @@ func preserveServiceDesk(w, l sdim.ServiceDeskIntegration, ignore []string) sdim
 		case "type":
 			w.Type = l.Type
 		case "ownerRef":
-			w.OwnerRef = l.OwnerRef
+			w.OwnerRef = liveRef(l.OwnerRef)
 		case "clusterRef", "cluster":
-			w.ClusterRef, w.Cluster = l.ClusterRef, l.Cluster
+			w.ClusterRef, w.Cluster = liveRef(l.ClusterRef), l.Cluster
 		case "beforeProvisioningRule":
-			w.BeforeProvisioningRule = l.BeforeProvisioningRule
+			w.BeforeProvisioningRule = liveRef(l.BeforeProvisioningRule)
 		case "managedSources":
-			w.ManagedSources = l.ManagedSources
+			w.ManagedSources = liveIDs(l.ManagedSources)
 			w.ProvisioningConfig = withPC(w.ProvisioningConfig, func(pc *sdim.ProvisioningConfig) {
-				pc.ManagedResourceRefs = livePC(l).ManagedResourceRefs
+				pc.ManagedResourceRefs = liveRefs(livePC(l).ManagedResourceRefs)
 			})
 		case "provisioningConfig":
 			lpc := livePC(l)
 			if len(toks) == 1 {
-				w.ProvisioningConfig, w.ManagedSources = l.ProvisioningConfig, l.ManagedSources
+				w.ManagedSources = liveIDs(l.ManagedSources)
+				w.ProvisioningConfig = nil
+				if l.ProvisioningConfig != nil {
+					w.ProvisioningConfig = &lpc
+					w.ProvisioningConfig.ManagedResourceRefs = liveRefs(lpc.ManagedResourceRefs)
+				}
 				continue
 			}
 			w.ProvisioningConfig = withPC(w.ProvisioningConfig, func(pc *sdim.ProvisioningConfig) {
 				switch toks[1] {
 				case "managedResourceRefs":
-					pc.ManagedResourceRefs = lpc.ManagedResourceRefs
-					w.ManagedSources = l.ManagedSources
+					pc.ManagedResourceRefs = liveRefs(lpc.ManagedResourceRefs)
+					w.ManagedSources = liveIDs(l.ManagedSources)
 				case "planInitializerScript":
 					pc.PlanInitializerScript = lpc.PlanInitializerScript
 				case "noProvisioningRequests":
@@ -74,9 +85,9 @@ func preserveSIM(w, l sdim.SIMIntegration, ignore []string) sdim.SIMIntegration 
 		case "cluster":
 			w.Cluster = l.Cluster
 		case "sources":
-			w.Sources = l.Sources
+			w.Sources = liveIDs(l.Sources)
 		case "beforeProvisioningRule":
-			w.BeforeProvisioningRule = l.BeforeProvisioningRule
+			w.BeforeProvisioningRule = liveRef(l.BeforeProvisioningRule)
 		case "attributes":
 			w.Attributes = preserveMap(w.Attributes, l.Attributes, toks[1:])
 		case "statusMap":
@@ -86,6 +97,38 @@ func preserveSIM(w, l sdim.SIMIntegration, ignore []string) sdim.SIMIntegration 
 		}
 	}
 	return w
+}
+
+// liveRef is a live reference as a put sends it: nil when it points at nothing (no id),
+// else a copy.
+func liveRef(r *sdim.Reference) *sdim.Reference {
+	if r == nil || r.ID == "" {
+		return nil
+	}
+	c := *r
+	return &c
+}
+
+// liveRefs keeps the references of a live list that have an id (nil when none has).
+func liveRefs(rs []sdim.Reference) []sdim.Reference {
+	var out []sdim.Reference
+	for _, r := range rs {
+		if r.ID != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// liveIDs keeps the non-empty ids of a live list (nil when none is).
+func liveIDs(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func livePC(l sdim.ServiceDeskIntegration) sdim.ProvisioningConfig {
