@@ -20,9 +20,13 @@ type fileDecoder struct {
 	fileDir string // the directory of the file as opened: the base of ${file:...}
 	res     *fileResult
 
-	sizes    map[*yaml.Node]int // subtree sizes of anchored nodes
-	expanded int                // nodes reached through aliases so far
-	stopped  bool               // an alias bomb: no further decoding of this file
+	sizes    map[*yaml.Node]int   // subtree sizes of anchored nodes
+	bytes    map[*yaml.Node]int64 // bytes of text in the subtrees of anchored nodes
+	expanded int                  // nodes reached through aliases so far
+	// expandedBytes is the text (scalar values and keys) reached through aliases so far:
+	// a few aliases of one large string expand to little structure but much text.
+	expandedBytes int64
+	stopped       bool // an alias bomb: no further decoding of this file
 	// outerAlias is the alias whose expansion is being decoded, where an alias bomb is
 	// reported.
 	outerAlias *yaml.Node
@@ -71,12 +75,18 @@ func (d *fileDecoder) deref(n *yaml.Node) *yaml.Node {
 			return nullNode(n)
 		}
 		d.expanded += d.size(n.Alias)
-		if d.expanded > d.l.cfg.maxAliasNodes {
+		d.expandedBytes += d.textSize(n.Alias)
+		limit := d.l.cfg.aliasSizeLimit()
+		if d.expanded > d.l.cfg.maxAliasNodes || d.expandedBytes > limit {
 			at := n
 			if d.outerAlias != nil {
 				at = d.outerAlias
 			}
-			d.errorf(at, "the aliases of this file expand to more than %d nodes (an alias bomb?): use fewer or smaller aliases", d.l.cfg.maxAliasNodes)
+			if d.expanded > d.l.cfg.maxAliasNodes {
+				d.errorf(at, "the aliases of this file expand to more than %d nodes (an alias bomb?): use fewer or smaller aliases", d.l.cfg.maxAliasNodes)
+			} else {
+				d.errorf(at, "the aliases of this file expand to more than %s of text (an alias bomb?): use fewer or smaller aliases", sizeText(limit))
+			}
 			d.stopped = true
 			return nullNode(n)
 		}
@@ -95,6 +105,20 @@ func (d *fileDecoder) size(n *yaml.Node) int {
 		s += d.size(c)
 	}
 	d.sizes[n] = s
+	return s
+}
+
+// textSize counts the bytes of the scalars (values and keys) of a subtree without
+// following aliases.
+func (d *fileDecoder) textSize(n *yaml.Node) int64 {
+	if s, ok := d.bytes[n]; ok {
+		return s
+	}
+	s := int64(len(n.Value))
+	for _, c := range n.Content {
+		s += d.textSize(c)
+	}
+	d.bytes[n] = s
 	return s
 }
 
@@ -342,12 +366,15 @@ func (d *fileDecoder) boolean(n *yaml.Node, path string) (bool, bool) {
 
 // integer decodes a YAML integer.
 func (d *fileDecoder) integer(n *yaml.Node, path string) (int64, bool) {
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
-		var i int64
-		if err := n.Decode(&i); err == nil {
+	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float" && leadingZero(n.Value)) {
+		v, msg := number(n)
+		if i, ok := v.(int64); ok && msg == "" {
 			return i, true
 		}
-		d.errorf(n, "%s: %s is out of range", path, n.Value)
+		if msg == "" {
+			msg = n.Value + " is out of range"
+		}
+		d.errorf(n, "%s: %s", path, msg)
 		return 0, false
 	}
 	if !d.stopped {
@@ -436,21 +463,24 @@ func (d *fileDecoder) value(n *yaml.Node, path string, depth int, secrets, secre
 		var b bool
 		err := n.Decode(&b)
 		return b, err == nil
-	case "!!int":
-		var i int64
-		if err := n.Decode(&i); err != nil {
-			d.errorf(n, "%s: %s is out of range of a 64-bit integer; quote it to send it as text", path, n.Value)
+	case "!!int", "!!float":
+		v, msg := number(n)
+		if msg != "" {
+			d.errorf(n, "%s: %s", path, msg)
 			return nil, false
 		}
-		return i, true
-	case "!!float":
-		var f float64
-		if err := n.Decode(&f); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			d.errorf(n, "%s: %s is not a number JSON can carry; quote it to send it as text", path, n.Value)
-			return nil, false
-		}
-		return f, true
+		return v, true
 	case "!!str", "!!timestamp":
+		if plainNumber(n) {
+			// A number too large for a float64 (a 400-digit integer, 1e999), which the
+			// parser leaves as text: kept as the number it is.
+			v, msg := number(n)
+			if msg != "" {
+				d.errorf(n, "%s: %s", path, msg)
+				return nil, false
+			}
+			return v, true
+		}
 		return d.text(n, n.Value, path, secrets, secretKey)
 	case "!!binary":
 		d.errorf(n, "%s: binary (!!binary) values are not supported: write the text itself", path)

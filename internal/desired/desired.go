@@ -25,6 +25,10 @@ const (
 	DefaultMaxFileSize = 4 << 20
 	// DefaultMaxAliasNodes is how many nodes the aliases of one file may expand to, in all.
 	DefaultMaxAliasNodes = 100_000
+	// AliasSizeFactor bounds the text that the aliases (and merge keys) of one file may
+	// expand to: this many times the largest file read (16 MiB by default), unless
+	// WithMaxAliasSize sets it.
+	AliasSizeFactor = 4
 	// MaxSecretFileSize is the largest file a ${file:PATH} reference may name, in bytes.
 	MaxSecretFileSize = 1 << 20
 	// maxDepth is how deeply values (attributes and the like) may nest.
@@ -197,6 +201,7 @@ type config struct {
 	lookupEnv     func(string) (string, bool)
 	maxFileSize   int64
 	maxAliasNodes int
+	maxAliasSize  int64 // 0: AliasSizeFactor times maxFileSize
 	allowOutside  bool
 	secretKeys    sdim.SecretKeySet
 }
@@ -228,6 +233,24 @@ func WithMaxAliasNodes(n int) Option {
 			c.maxAliasNodes = n
 		}
 	}
+}
+
+// WithMaxAliasSize sets how many bytes of text (scalar values and keys) the aliases and
+// merge keys of one file may expand to, in all (default AliasSizeFactor times the file
+// size limit).
+func WithMaxAliasSize(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxAliasSize = n
+		}
+	}
+}
+
+func (c config) aliasSizeLimit() int64 {
+	if c.maxAliasSize > 0 {
+		return c.maxAliasSize
+	}
+	return AliasSizeFactor * c.maxFileSize
 }
 
 // WithSecretFilesOutside lets ${file:PATH} name files outside the desired directory

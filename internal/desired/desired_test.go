@@ -115,7 +115,7 @@ func TestLoadServiceDesk(t *testing.T) {
 				ProvisioningRequestExpiration: &seven,
 			},
 			Attributes: map[string]any{
-				"url": "https://acme.service-now.com", "port": int64(443), "ratio": 0.5, "enabled": false,
+				"url": "https://acme.service-now.com", "port": int64(443), "ratio": json.Number("0.5"), "enabled": false,
 				"nothing": nil, "list": []any{"a", int64(1)},
 			},
 			BeforeProvisioningRule: &sdim.Reference{Type: "RULE", ID: "rule1"},

@@ -45,7 +45,11 @@ func Scan(dir string, secretFiles []string) (Digest, error) {
 	if !info.IsDir() {
 		return Digest{}, fmt.Errorf("desired state directory %s: not a directory", dir)
 	}
-	l := &loader{cfg: newConfig(nil), dir: dir}
+	root, err := resolvedRoot(dir)
+	if err != nil {
+		return Digest{}, fmt.Errorf("desired state directory %s: %w", dir, err)
+	}
+	l := &loader{cfg: newConfig(nil), dir: dir, root: root}
 	files, problems := l.find()
 	state, all := sha256.New(), sha256.New()
 	for _, f := range files {
@@ -79,17 +83,13 @@ func entry(h hash.Hash, kind, s string) {
 // hashFile adds a regular file's content, up to limit+1 bytes, or a marker saying why it
 // was not read.
 func hashFile(h hash.Hash, path string, limit int64) {
-	info, err := os.Stat(path)
+	// openRegular stats first and opens without blocking: a FIFO is recorded, not waited on.
+	f, info, err := openRegular(path)
 	switch {
-	case err != nil:
-		entry(h, "unreadable", err.Error())
-		return
-	case !info.Mode().IsRegular():
+	case info != nil && err != nil:
 		entry(h, "not-regular", info.Mode().Type().String())
 		return
-	}
-	f, err := os.Open(path)
-	if err != nil {
+	case err != nil:
 		entry(h, "unreadable", err.Error())
 		return
 	}

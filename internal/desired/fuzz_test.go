@@ -1,17 +1,24 @@
 package desired
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
 )
 
 // FuzzLoad feeds arbitrary bytes to the loader as one YAML file: it must never panic or
 // hang, and it must either load or report problems, each with a file and a message.
 func FuzzLoad(f *testing.F) {
-	for _, dir := range []string{examplesDir, filepath.Join("testdata", "bad", "39-many-problems-gathered"), filepath.Join("testdata", "bad", "30-alias-bomb")} {
+	seeds := []string{examplesDir}
+	for _, c := range []string{"39-many-problems-gathered", "30-alias-bomb", "49-aliases-to-a-large-string", "53-invalid-utf8-and-control-bytes", "54-numbers-with-leading-zeros", "55-numbers-json-cannot-carry"} {
+		seeds = append(seeds, filepath.Join("testdata", "bad", c))
+	}
+	for _, dir := range seeds {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			f.Fatal(err)
@@ -35,6 +42,21 @@ func FuzzLoad(f *testing.F) {
 		if err == nil {
 			if st == nil {
 				t.Fatal("no State and no error")
+			}
+			// Every value loaded is one a request body can carry (no invalid json.Number),
+			// as is its canonical form (which a patch sends).
+			for _, r := range st.ServiceDesk {
+				if _, err := json.Marshal(r.Spec); err != nil {
+					t.Fatalf("%s: %v", r.Name, err)
+				}
+				if _, err := json.Marshal(sdim.CanonicalServiceDesk(r.Spec)); err != nil {
+					t.Fatalf("%s: canonical: %v", r.Name, err)
+				}
+			}
+			for _, r := range st.SIM {
+				if _, err := json.Marshal(sdim.CanonicalSIM(r.Spec)); err != nil {
+					t.Fatalf("%s: canonical: %v", r.Name, err)
+				}
 			}
 			return
 		}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -42,10 +43,7 @@ func Load(dir string, opts ...Option) (*State, error) {
 	default:
 		return nil, fmt.Errorf("desired state directory %s: neither a directory nor a regular file", dir)
 	}
-	root, err := filepath.Abs(base)
-	if err == nil {
-		root, err = filepath.EvalSymlinks(root)
-	}
+	root, err := resolvedRoot(base)
 	if err != nil {
 		return nil, fmt.Errorf("desired state directory %s: %w", dir, err)
 	}
@@ -94,6 +92,16 @@ func Load(dir string, opts ...Option) (*State, error) {
 	}
 	slices.Sort(st.SecretFiles)
 	return st, nil
+}
+
+// resolvedRoot is dir's absolute path with symbolic links resolved: the boundary of the
+// files Load reads (*.yaml links and ${file:...} references).
+func resolvedRoot(dir string) (string, error) {
+	root, err := filepath.Abs(dir)
+	if err == nil {
+		root, err = filepath.EvalSymlinks(root)
+	}
+	return root, err
 }
 
 type loader struct {
@@ -158,6 +166,23 @@ func (l *loader) find() ([]yamlFile, []Problem) {
 			}
 			if target.IsDir() {
 				problems = append(problems, Problem{File: rel, Msg: "a symbolic link to a directory: sdim-sync does not follow those; link the YAML files themselves, or move the directory here"})
+				return nil
+			}
+			if !isYAMLName(name) {
+				return nil
+			}
+			// A link may lead anywhere: only files inside the directory (its resolved path,
+			// so that a checkout that is itself a link works) are desired state. A
+			// Kubernetes ConfigMap's links into its ..data directory stay inside.
+			if real, err := filepath.EvalSymlinks(path); err != nil || !within(l.root, real) {
+				if err != nil {
+					problems = append(problems, Problem{File: rel, Msg: "cannot resolve the symbolic link: " + unwrapPath(err), Err: err})
+				} else {
+					// The link as written, not where it resolves: the message stays the same
+					// wherever the directory is checked out.
+					to, _ := os.Readlink(path)
+					problems = append(problems, Problem{File: rel, Msg: fmt.Sprintf("a symbolic link (to %s) that leads outside the desired directory: sdim-sync reads only files inside it; copy the file in, or link to one inside", to)})
+				}
 				return nil
 			}
 		}
@@ -258,18 +283,16 @@ func (l *loader) decodeFile(f yamlFile) fileResult {
 }
 
 func (l *loader) readFile(f yamlFile) ([]byte, *Problem) {
-	fh, err := os.Open(f.path)
+	// openRegular never blocks: a FIFO, socket or device named *.yaml (or linked as one)
+	// is refused with what it is, before or without opening it.
+	fh, info, err := openRegular(f.path)
+	if info != nil && err != nil {
+		return nil, &Problem{File: f.rel, Msg: err.Error() + ": a YAML file of the desired state must be a plain file", Err: err}
+	}
 	if err != nil {
 		return nil, &Problem{File: f.rel, Msg: "cannot read: " + unwrapPath(err), Err: err}
 	}
 	defer fh.Close()
-	info, err := fh.Stat()
-	if err != nil {
-		return nil, &Problem{File: f.rel, Msg: "cannot read: " + unwrapPath(err), Err: err}
-	}
-	if !info.Mode().IsRegular() {
-		return nil, &Problem{File: f.rel, Msg: "not a regular file: a YAML file of the desired state must be a plain file"}
-	}
 	tooBig := func() *Problem {
 		return &Problem{File: f.rel, Msg: fmt.Sprintf("the file is larger than the limit of %s: split it into several files", sizeText(l.cfg.maxFileSize))}
 	}
@@ -301,7 +324,10 @@ func sizeText(n int64) string {
 
 // decodeBytes parses every document of one file and decodes its resources.
 func (l *loader) decodeBytes(f yamlFile, data []byte) (res fileResult) {
-	d := &fileDecoder{l: l, file: f.rel, fileDir: filepath.Dir(f.path), res: &res, sizes: map[*yaml.Node]int{}}
+	d := &fileDecoder{l: l, file: f.rel, fileDir: filepath.Dir(f.path), res: &res, sizes: map[*yaml.Node]int{}, bytes: map[*yaml.Node]int64{}}
+	if d.checkText(data) {
+		return res // the parser would only say "invalid" without saying where
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -319,6 +345,47 @@ func (l *loader) decodeBytes(f yamlFile, data []byte) (res fileResult) {
 		res.problems = append(res.problems, Problem{File: f.rel, Line: d.lastLine, Column: d.lastCol, Msg: "and " + plural(d.dropped, "more problem", "more problems") + " in this file"})
 	}
 	return res
+}
+
+// checkText reports every line holding bytes that are not UTF-8, or a control character
+// YAML does not allow in a file (anything below U+0020 but tab, LF and CR; DEL; the C1
+// controls but NEL; U+FFFE and U+FFFF), each once, at its line and column (in
+// characters, as the parser counts). It reports whether there was any. A file in UTF-16
+// (with its byte order mark) is left to the parser, which reads it.
+func (d *fileDecoder) checkText(data []byte) bool {
+	if bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || bytes.HasPrefix(data, []byte{0xFF, 0xFE}) {
+		return false
+	}
+	found := false
+	line, col, reported := 1, 1, 0
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c >= 0x20 && c < 0x7F || c == '\t' || c == '\r' {
+			i++
+			col++
+			continue
+		}
+		if c == '\n' {
+			i++
+			line, col = line+1, 1
+			continue
+		}
+		r, size := utf8.DecodeRune(data[i:])
+		msg := ""
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			msg = fmt.Sprintf("the file is not valid UTF-8 here (byte 0x%02X): save it as UTF-8", c)
+		case r < 0x20 || r == 0x7F || r >= 0x80 && r <= 0x9F && r != 0x85 || r == 0xFFFE || r == 0xFFFF:
+			msg = fmt.Sprintf("a control character (U+%04X) is not allowed in a YAML file: remove it, or write it as an escape (\\u%04X) in a double-quoted string", r, r)
+		}
+		if msg != "" && reported != line {
+			d.problemAt(line, col, msg)
+			found, reported = true, line
+		}
+		i += max(size, 1)
+		col++
+	}
+	return found
 }
 
 // parseDocument guards against a panic inside the YAML parser, which is not this

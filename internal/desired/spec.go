@@ -81,6 +81,14 @@ func (d *fileDecoder) document(doc *yaml.Node) {
 	if !ok {
 		return
 	}
+	if !looksLikeDocument(pairs) {
+		// Not an attempt at a desired-state document (a config file of another tool, or a
+		// link to a system file): one problem, and none of its keys or values quoted, since
+		// the file may hold anything.
+		d.errorf(n, "not a desired-state document: it has no kind, and none of its %s is a key of one (%s); its content is not shown. If the file is not meant for sdim-sync, give it another extension or move it out of the directory",
+			plural(len(pairs), "key", "keys"), strings.Join(documentKeys(), ", "))
+		return
+	}
 	var kindN, nameN, specN, optsN *yaml.Node
 	d.fields(pairs, "", documentKeys(), nil, func(p pair, _ string) {
 		switch p.key {
@@ -142,6 +150,18 @@ func (d *fileDecoder) document(doc *yaml.Node) {
 		spec := d.statusCheckSpec(specN)
 		d.res.statusChecks = append(d.res.statusChecks, StatusCheckResource{Resource: res, Spec: spec})
 	}
+}
+
+// looksLikeDocument reports whether a mapping is meant as a desired-state document: it
+// has a kind, or one of its keys is a document key or a likely typo of one.
+func looksLikeDocument(pairs []pair) bool {
+	keys := append(documentKeys(), envelopeKeys()...)
+	for _, p := range pairs {
+		if slices.Contains(keys, p.key) || suggest(p.key, keys) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *fileDecoder) serviceDeskSpec(n *yaml.Node) sdim.ServiceDeskIntegration {
@@ -394,9 +414,14 @@ func (d *fileDecoder) positiveInt(n *yaml.Node, path string) string {
 	}
 	var text string
 	switch n.ShortTag() {
-	case "!!int":
-		var i int64
-		if err := n.Decode(&i); err != nil {
+	case "!!int", "!!float":
+		v, msg := number(n)
+		if msg != "" && leadingZero(n.Value) {
+			d.errorf(n, "%s: %s", path, msg)
+			return ""
+		}
+		i, ok := v.(int64)
+		if !ok || msg != "" {
 			return bad()
 		}
 		text = strconv.FormatInt(i, 10)

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,6 +113,18 @@ func LoadStateFile(path string) (State, error) {
 		return State{}, err
 	}
 	var s State
+	if json.Valid(b) {
+		// JSON (what the emulator writes) keeps every number exactly, an integer beyond
+		// 64 bits included; YAML would read it as a float64.
+		// (A JSON file Go's types refuse, such as a status check written as numbers, is read
+		// as YAML below.)
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		if err := d.Decode(&s); err == nil {
+			return s, nil
+		}
+		s = State{}
+	}
 	if err := yaml.Unmarshal(b, &s); err != nil { // YAML is a superset of JSON
 		return State{}, fmt.Errorf("%s: %w", path, err)
 	}

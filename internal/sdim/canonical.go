@@ -24,7 +24,8 @@ import (
 //   - null, empty strings of typed fields, empty lists and empty maps are absent, at any
 //     depth (in attributes too, where only "" stays a value);
 //   - unordered lists (managed sources, SIM sources) are sorted and deduplicated;
-//   - numbers are compared by value: 30, 30.0 and 3e1 are one number;
+//   - numbers are compared by their exact decimal value, never through float64: 30, 30.0
+//     and 3e1 are one number, and integers beyond 64 bits keep every digit;
 //   - noProvisioningRequests false is absent (it is the API's default);
 //   - the status-check values are decimal integers ("030" and 30 are "30").
 //
@@ -117,8 +118,8 @@ func canonicalInteger(s string) string {
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return strconv.FormatInt(i, 10)
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-		return strconv.FormatInt(int64(f), 10)
+	if _, _, exp, ok := parseDecimal(s); ok && exp >= 0 {
+		return string(canonicalNumber(s)) // exactly: 30.0 and 3e1 are 30
 	}
 	return s
 }
@@ -225,17 +226,122 @@ func isCanonical(v any) bool {
 	return false
 }
 
+// canonicalNumber spells a JSON number in the one way its exact decimal value has: 30,
+// 30.0, 3e1 and 3.0E+1 are all 30; 9007199254740993.0 is 9007199254740993 (not the
+// float64 9007199254740992); 123456789012345678901234567890 keeps every digit. No float64
+// is involved, so two numbers are equal exactly when their values are, whatever their
+// size. Integers of up to maxIntegerDigits digits are written in full, other numbers as
+// digits with a decimal point (0.001) or, far from 1, in exponent form (1.5e-20). A
+// spelling that is not a number, or whose exponent is beyond any real use, is kept as
+// written.
 func canonicalNumber(s string) json.Number {
 	if plainInteger(s) {
 		return json.Number(s)
 	}
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return json.Number(strconv.FormatInt(i, 10))
+	neg, digits, exp, ok := parseDecimal(s)
+	if !ok {
+		return json.Number(s)
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return floatNumber(f)
+	if digits == "" {
+		return "0" // -0, 0.0 and 0e5 are 0
 	}
-	return json.Number(s) // beyond float64: compare as written
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	// digits (no leading or trailing zeros) times 10^exp.
+	point := len(digits) + exp // where the decimal point falls, counted from the left
+	switch {
+	case exp >= 0 && point <= maxIntegerDigits:
+		b.WriteString(digits)
+		b.WriteString(strings.Repeat("0", exp))
+	case exp < 0 && point > 0 && point <= maxIntegerDigits:
+		b.WriteString(digits[:point])
+		b.WriteByte('.')
+		b.WriteString(digits[point:])
+	case exp < 0 && point <= 0 && point > -maxLeadingZeros:
+		b.WriteString("0.")
+		b.WriteString(strings.Repeat("0", -point))
+		b.WriteString(digits)
+	default:
+		b.WriteString(digits[:1])
+		if len(digits) > 1 {
+			b.WriteByte('.')
+			b.WriteString(digits[1:])
+		}
+		b.WriteByte('e')
+		b.WriteString(strconv.Itoa(point - 1))
+	}
+	return json.Number(b.String())
+}
+
+const (
+	// maxIntegerDigits is how many digits a number before its decimal point may have to
+	// be written in full in the canonical form (beyond: exponent form).
+	maxIntegerDigits = 1000
+	// maxLeadingZeros is how many zeros may follow the decimal point before the first
+	// digit of a number below 1 written in full (beyond: exponent form).
+	maxLeadingZeros = 6
+	// maxExponent bounds the exponents parseDecimal accepts: far beyond any float and any
+	// real value, and small enough that no arithmetic on it overflows.
+	maxExponent = 1_000_000
+)
+
+// parseDecimal reads a JSON number (also with a leading +, or a bare . at either end of
+// its digits, as YAML writes them) as neg, digits and exp: the value is ±digits×10^exp,
+// where digits has no leading or trailing zeros ("" for zero).
+func parseDecimal(s string) (neg bool, digits string, exp int, ok bool) {
+	if s == "" {
+		return false, "", 0, false
+	}
+	switch s[0] {
+	case '-':
+		neg, s = true, s[1:]
+	case '+':
+		s = s[1:]
+	}
+	mant, e, hasExp := strings.Cut(s, "e")
+	if !hasExp {
+		mant, e, hasExp = strings.Cut(s, "E")
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	if intPart == "" && frac == "" || !allDigits(intPart) || !allDigits(frac) {
+		return false, "", 0, false
+	}
+	if hasExp {
+		d := strings.TrimLeft(e, "+-")
+		if len(e)-len(d) > 1 || d == "" || !allDigits(d) {
+			return false, "", 0, false
+		}
+		d = strings.TrimLeft(d, "0")
+		if len(d) > 7 {
+			return false, "", 0, false
+		}
+		if d != "" {
+			exp, _ = strconv.Atoi(d)
+		}
+		if strings.HasPrefix(e, "-") {
+			exp = -exp
+		}
+	}
+	all := intPart + frac
+	exp -= len(frac)
+	trimmed := strings.TrimLeft(all, "0")
+	stripped := strings.TrimRight(trimmed, "0")
+	exp += len(trimmed) - len(stripped)
+	if exp > maxExponent || exp < -maxExponent {
+		return false, "", 0, false
+	}
+	return neg, stripped, exp, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // plainInteger reports whether s is an integer already in its canonical spelling: an
@@ -253,11 +359,13 @@ func plainInteger(s string) bool {
 	return true
 }
 
+// floatNumber is a float64's exact value in the canonical spelling (its shortest
+// decimal that reads back as the same float64, as the tenant's JSON would carry it).
 func floatNumber(f float64) json.Number {
-	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
-		return json.Number(strconv.FormatInt(int64(f), 10))
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return json.Number(strconv.FormatFloat(f, 'g', -1, 64)) // not JSON: compared as text
 	}
-	return json.Number(strconv.FormatFloat(f, 'g', -1, 64))
+	return canonicalNumber(strconv.FormatFloat(f, 'g', -1, 64))
 }
 
 func putString(m map[string]any, key, v string) {
