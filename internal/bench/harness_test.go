@@ -191,7 +191,7 @@ func TestAtTenantLimit(t *testing.T) {
 	if got := bench.AtTenantLimit(5, 3); got != 3 {
 		t.Errorf("5 requests in 3 s: %v, want the wall time", got)
 	}
-	if got := bench.ShippedSpacing(); got < 100*time.Millisecond || got > 110*time.Millisecond {
-		t.Errorf("shipped spacing %s, want about 106 ms (95 per 10 s, burst 1)", got)
+	if got := bench.ShippedTime(1005); got != 100*time.Second {
+		t.Errorf("shipped time of 1,005 requests %s, want 100 s (95 at once, then 95 per 10 s)", got)
 	}
 }
