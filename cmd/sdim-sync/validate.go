@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -324,7 +323,7 @@ func newPositions(dir string) *positions {
 func (p *positions) at(src desired.Source, key bool, path ...string) (int, int) {
 	docs, ok := p.files[src.File]
 	if !ok {
-		if data, err := os.ReadFile(filepath.Join(p.dir, filepath.FromSlash(src.File))); err == nil {
+		if data, err := desired.ReadRegular(filepath.Join(p.dir, filepath.FromSlash(src.File)), desired.DefaultMaxFileSize); err == nil {
 			dec := yaml.NewDecoder(bytes.NewReader(data))
 			for {
 				var doc yaml.Node

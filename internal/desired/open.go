@@ -2,6 +2,7 @@ package desired
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"syscall"
@@ -52,4 +53,23 @@ func fileType(m fs.FileMode) string {
 		return "an irregular file"
 	}
 	return "not a plain file"
+}
+
+// ReadRegular reads a file of at most limit bytes, refusing anything but a regular file
+// without blocking on it: for callers outside this package that read a desired file again
+// after a load (a file swapped for a FIFO in between must not hang them).
+func ReadRegular(path string, limit int64) ([]byte, error) {
+	f, _, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return data, nil
 }
