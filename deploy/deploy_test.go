@@ -67,6 +67,8 @@ func newObject(apiVersion, kind string) (any, error) {
 		return &corev1.ConfigMap{}, nil
 	case "v1 Service":
 		return &corev1.Service{}, nil
+	case "v1 PersistentVolumeClaim":
+		return &corev1.PersistentVolumeClaim{}, nil
 	case "apps/v1 Deployment":
 		return &appsv1.Deployment{}, nil
 	case "monitoring.coreos.com/v1 ServiceMonitor":
@@ -466,6 +468,18 @@ func TestDeploymentSecurity(t *testing.T) {
 			}
 			return nil
 		}},
+		{"the ledger on a PersistentVolumeClaim at /var/lib/sdim-sync", func() error {
+			var mounted bool
+			for _, m := range c.VolumeMounts {
+				mounted = mounted || m.Name == "state" && m.MountPath == "/var/lib/sdim-sync" && !m.ReadOnly
+			}
+			for _, v := range pod.Volumes {
+				if v.Name == "state" && mounted && v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == "sdim-sync-state" {
+					return nil
+				}
+			}
+			return errors.New("no volume state from the claim sdim-sync-state mounted writable at /var/lib/sdim-sync (an emptyDir would lose ownership at every restart)")
+		}},
 		{"grace period above serve.shutdownGrace", func() error {
 			if pod.TerminationGracePeriodSeconds == nil || *pod.TerminationGracePeriodSeconds <= 30 {
 				return errors.New("terminationGracePeriodSeconds is not above 30")
@@ -486,7 +500,7 @@ func TestDeploymentSecurity(t *testing.T) {
 func configKeys() map[string][]string {
 	return map[string][]string{
 		"tenant": {"baseURL", "clientID", "clientSecretFile", "tokenURL", "apiVersion", "requestTimeout", "maxRetries", "maxRetryAfter", "rateLimit", "rateWindow"},
-		"serve":  {"dir", "schedule", "watch", "debounce", "mode", "listen", "logFormat", "shutdownGrace", "prune", "managedScope", "maxDeletes", "driftedObjectSeries"},
+		"serve":  {"dir", "schedule", "watch", "debounce", "mode", "listen", "logFormat", "shutdownGrace", "prune", "managedScope", "maxDeletes", "driftedObjectSeries", "stateDir", "pruneUnownedByName"},
 	}
 }
 
@@ -533,6 +547,9 @@ func TestConfigFiles(t *testing.T) {
 			}
 			if listen, _ := cfg["serve"]["listen"].(string); listen != "0.0.0.0:9477" {
 				t.Errorf("serve.listen %q, want 0.0.0.0:9477 (the container port)", listen)
+			}
+			if sd, _ := cfg["serve"]["stateDir"].(string); sd == "" || sd != mounts["state"] {
+				t.Errorf("serve.stateDir %q is not where the state volume is mounted (%s)", sd, mounts["state"])
 			}
 			if f, _ := cfg["serve"]["logFormat"].(string); f != "json" {
 				t.Errorf("serve.logFormat %q, want json", f)
@@ -817,7 +834,7 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 	if exec := strings.Join(settings["ExecStart"], " "); !strings.Contains(exec, "--client-secret-file ${CREDENTIALS_DIRECTORY}/sail-client-secret") ||
-		!strings.Contains(exec, "serve --config /etc/sdim-sync/config.yaml") {
+		!strings.Contains(exec, "serve --config /etc/sdim-sync/config.yaml") || !strings.Contains(exec, "--state-dir ${STATE_DIRECTORY}") {
 		t.Errorf("ExecStart %q: want serve --config /etc/sdim-sync/config.yaml --client-secret-file ${CREDENTIALS_DIRECTORY}/sail-client-secret", exec)
 	}
 

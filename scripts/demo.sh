@@ -41,7 +41,9 @@ step apply configs/examples --auto-approve
 expect 0 apply configs/examples --auto-approve
 step apply configs/examples --auto-approve "(again: nothing left to apply; the integration in observe mode is reported, never written)"
 expect 0 apply configs/examples --auto-approve
-step plan configs/examples --prune --max-deletes 2 "(the 3 unmanaged integrations are more than the limit: blocked)"
-expect 1 plan configs/examples --prune --max-deletes 2
+step plan configs/examples --prune "(the 3 unmanaged integrations were built by hand: not owned by sdim-sync, so never pruned)"
+expect 0 plan configs/examples --prune
+step plan configs/examples --prune --prune-unowned-by-name --max-deletes 2 "(pruning by name alone would delete all 3, more than the limit: blocked)"
+expect 1 plan configs/examples --prune --prune-unowned-by-name --max-deletes 2
 echo
 echo "demo: OK. The plan found the changes, apply made them, and the tenant now matches configs/examples."

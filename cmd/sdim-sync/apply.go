@@ -70,6 +70,9 @@ Exit codes: 0 every change applied and converged (or nothing to do), 1 otherwise
 			return fmt.Errorf("--concurrency %d: want at least 1", o.concurrency)
 		}
 		o.settle(cmd)
+		if err := o.settleStateDir(conn); err != nil {
+			return err
+		}
 		return runApply(cmd, conn, args, o)
 	}
 	return cmd
@@ -97,7 +100,7 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 			dir = saved.Target.DesiredDir
 		}
 		for _, name := range []string{"prune", "managed-scope", "max-deletes", "patchable-fields", "sim-patchable-fields", "secret-keys",
-			"sim", "allow-secret-files-outside", "target", "allow-secret-clear", "push-secrets"} {
+			"sim", "allow-secret-files-outside", "target", "allow-secret-clear", "push-secrets", "prune-unowned-by-name"} {
 			if cmd.Flags().Changed(name) {
 				return fmt.Errorf("--%s cannot change a saved plan: the plan's own settings apply; plan again to change them", name)
 			}
@@ -147,7 +150,7 @@ func runApply(cmd *cobra.Command, conn *connFlags, args []string, o applyOpts) e
 		return true, nil
 	}
 	run := eng.Reconcile(cmd.Context(), engine.Request{Trigger: engine.TriggerCLI, Dir: dir, SecretFilesOutside: o.allowOutside,
-		Policy: pol, ReadSIM: o.sim, Apply: true, Approve: approve, Concurrency: o.concurrency,
+		Policy: pol, ReadSIM: o.sim, StateDir: o.stateDir, Apply: true, Approve: approve, Concurrency: o.concurrency,
 		OnResult: func(r applier.Result) { out.line(r) }, ShowsResults: true})
 	rep := run.Report
 	if rep == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,9 @@ type planOpts struct {
 	targets          []string
 	allowSecretClear bool
 	pushSecrets      bool
+	// stateDir is where the ledgers live ("" until settled: the default).
+	stateDir           string
+	pruneUnownedByName bool
 }
 
 func newPlanCmd() *cobra.Command {
@@ -85,6 +89,9 @@ changes (observe-only ones included), 1 an error or a blocked plan.`,
 			return fmt.Errorf("--output %q: use text, json or markdown", o.output)
 		}
 		o.settle(cmd)
+		if err := o.settleStateDir(conn); err != nil {
+			return err
+		}
 		return runPlan(cmd, conn, dir, o, o.colour(cmd, conn))
 	}
 	return cmd
@@ -102,6 +109,8 @@ func addPlanFlags(f *pflag.FlagSet, o *planOpts) {
 	f.BoolVar(&o.noColor, "no-color", false, "no colours in text output (also when NO_COLOR is non-empty, TERM=dumb, or standard output is not a terminal)")
 	f.BoolVar(&o.allowOutside, "allow-secret-files-outside", false, "let ${file:PATH} name files outside DIR")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to standard error")
+	f.StringVar(&o.stateDir, "state-dir", "", "directory of the ledger of what sdim-sync applied and owns (default $XDG_STATE_HOME/sdim-sync or ~/.local/state/sdim-sync; see docs/ledger.md)")
+	f.BoolVar(&o.pruneUnownedByName, "prune-unowned-by-name", false, "DANGEROUS: let --prune delete every live integration no file declares whose name --managed-scope matches, even one sdim-sync never created or adopted (such as one an admin built by hand)")
 	f.BoolVar(&o.allowSecretClear, "allow-secret-clear", false, "let a put clear secret attributes its type's template declares and the file does not (otherwise such a plan is blocked)")
 }
 
@@ -139,7 +148,31 @@ func (o planOpts) policy() planner.Policy {
 	pol.Targets = o.targets
 	pol.AllowSecretClear = o.allowSecretClear
 	pol.PushSecrets = o.pushSecrets
+	pol.PruneUnownedByName = o.pruneUnownedByName
 	return pol
+}
+
+// defaultStateDir is the per-user state directory of the ledgers:
+// $XDG_STATE_HOME/sdim-sync, or ~/.local/state/sdim-sync.
+func defaultStateDir(lookupEnv func(string) (string, bool)) (string, error) {
+	if v, ok := lookupEnv("XDG_STATE_HOME"); ok && filepath.IsAbs(v) {
+		return filepath.Join(v, "sdim-sync"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no state directory for the ledger: %w; give --state-dir DIR", err)
+	}
+	return filepath.Join(home, ".local", "state", "sdim-sync"), nil
+}
+
+// settleStateDir fills in the default state directory.
+func (o *planOpts) settleStateDir(conn *connFlags) error {
+	if o.stateDir != "" {
+		return nil
+	}
+	dir, err := defaultStateDir(conn.lookupEnv)
+	o.stateDir = dir
+	return err
 }
 
 // warnEmpty warns, as validate does, when the desired directory holds no YAML file: the
@@ -201,7 +234,7 @@ func runPlan(cmd *cobra.Command, conn *connFlags, dir string, o planOpts, colour
 	}
 	eng, s := newEngine(cmd, conn, o.verbose)
 	run := eng.Reconcile(cmd.Context(), engine.Request{Trigger: engine.TriggerCLI, Dir: dir, SecretFilesOutside: o.allowOutside,
-		Policy: pol, ReadSIM: o.sim})
+		Policy: pol, ReadSIM: o.sim, StateDir: o.stateDir})
 	warnEmpty(cmd, run, dir)
 	if run.Err != nil {
 		return runError(cmd, run)

@@ -154,8 +154,8 @@ func TestPlanErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"blocked: prune from an empty directory", []string{"plan", empty, "--prune"}, "the plan is blocked"},
-		{"blocked: too many deletes", []string{"plan", empty, "--prune", "--max-deletes", "1"}, "3 deletes exceed the limit of 1"},
+		{"blocked: prune from an empty directory", []string{"plan", empty, "--prune", "--prune-unowned-by-name"}, "the plan is blocked"},
+		{"blocked: too many deletes", []string{"plan", empty, "--prune", "--prune-unowned-by-name", "--max-deletes", "1"}, "3 deletes exceed the limit of 1"},
 		{"bad output", []string{"plan", dir, "-o", "yaml"}, "use text, json or markdown"},
 		{"bad scope", []string{"plan", dir, "--prune", "--managed-scope", "[x"}, "not a valid glob"},
 		{"bad desired state", []string{"plan", bad}, "nothing was planned"},
@@ -183,8 +183,9 @@ func TestPlanErrors(t *testing.T) {
 	}
 }
 
-// TestPlanPruneScope: with --prune, only names inside --managed-scope are deleted; the
-// rest stay unmanaged.
+// TestPlanPruneScope: with --prune, only objects sdim-sync owns are deleted (an empty
+// ledger owns nothing); with --prune-unowned-by-name, the names inside --managed-scope
+// are; the rest stay unmanaged.
 func TestPlanPruneScope(t *testing.T) {
 	_, dir := planEnv(t)
 	data, err := os.ReadFile(filepath.Join(dir, "live.yaml"))
@@ -194,7 +195,12 @@ func TestPlanPruneScope(t *testing.T) {
 	docs := strings.Split(string(data), "---\n")
 	// Keep the header, the first integration and the status check.
 	writeFile(t, filepath.Join(dir, "live.yaml"), docs[0]+"---\n"+docs[3])
-	code, out, errOut := runCLI(t, "plan", dir, "--prune", "--managed-scope", "*00002", "--detailed-exitcode")
+	code, out, errOut := runCLI(t, "plan", dir, "--prune", "--managed-scope", "*00002", "--detailed-exitcode", "--state-dir", t.TempDir())
+	if code != 0 || !strings.Contains(out, `"Generated Integration 00002" (id `) || !strings.Contains(out, "(not owned by sdim-sync: not pruned)") ||
+		!strings.Contains(out, "0 to delete; 2 unmanaged") {
+		t.Fatalf("an empty ledger: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "plan", dir, "--prune", "--prune-unowned-by-name", "--managed-scope", "*00002", "--detailed-exitcode")
 	if code != 2 || !strings.Contains(out, `- delete ServiceDeskIntegration "Generated Integration 00002"`) ||
 		!strings.Contains(out, "1 to delete; 1 unmanaged") {
 		t.Fatalf("exit %d\n%s\n%s\n%s", code, out, errOut, docs[0])

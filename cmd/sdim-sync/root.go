@@ -30,7 +30,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCmd(), newEmulatorCmd(), newValidateCmd(), newSchemaCmd(), newExportCmd(), newPlanCmd(), newApplyCmd(), newServeCmd())
+	root.AddCommand(newVersionCmd(), newEmulatorCmd(), newValidateCmd(), newSchemaCmd(), newExportCmd(), newPlanCmd(), newApplyCmd(), newAdoptCmd(), newServeCmd())
 	// The completion command is added now rather than at Execute, so that the walk below
 	// sees it too.
 	root.InitDefaultCompletionCmd()

@@ -54,6 +54,8 @@ type serveConfig struct {
 	Concurrency              *int     `yaml:"concurrency"`
 	DriftedObjectSeries      *bool    `yaml:"driftedObjectSeries"`
 	DriftedObjectSeriesLimit *int     `yaml:"driftedObjectSeriesLimit"`
+	StateDir                 string   `yaml:"stateDir"`
+	PruneUnownedByName       *bool    `yaml:"pruneUnownedByName"`
 }
 
 // emulatorConfig is the config file's emulator section: the built-in emulated tenant that
@@ -232,6 +234,13 @@ func mergeServe(cmd *cobra.Command, conn *connFlags, args []string, o serveOpts)
 	o.sim = boolean("sim", o.sim, sc.SIM)
 	o.allowOutside = boolean("allow-secret-files-outside", o.allowOutside, sc.AllowSecretFilesOutside)
 	o.allowSecretClear = boolean("allow-secret-clear", o.allowSecretClear, sc.AllowSecretClear)
+	o.pruneUnownedByName = boolean("prune-unowned-by-name", o.pruneUnownedByName, sc.PruneUnownedByName)
+	if !changed("state-dir") && sc.StateDir != "" {
+		o.stateDir = rel(sc.StateDir)
+	}
+	if err := o.settleStateDir(conn); err != nil {
+		problems = append(problems, err.Error())
+	}
 
 	mode := daemon.Mode(str("mode", o.mode, sc.Mode))
 	if mode != daemon.ModeObserve && mode != daemon.ModeEnforce {
@@ -246,6 +255,7 @@ func mergeServe(cmd *cobra.Command, conn *connFlags, args []string, o serveOpts)
 		Policy:             o.policy(),
 		ReadSIM:            o.sim,
 		SecretFilesOutside: o.allowOutside,
+		StateDir:           o.stateDir,
 		Concurrency:        integer("concurrency", o.concurrency, sc.Concurrency),
 		ShutdownGrace:      dur("shutdown-grace", "shutdownGrace", o.shutdownGrace, sc.ShutdownGrace),
 		Listen:             str("listen", o.listen, sc.Listen),

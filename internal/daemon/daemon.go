@@ -80,6 +80,9 @@ type Config struct {
 	ReadSIM            bool
 	SecretFilesOutside bool
 	Concurrency        int
+	// StateDir holds the ledgers (engine.Request.StateDir): enforce mode records what it
+	// applies; observe mode only reads.
+	StateDir string
 	// ShutdownGrace is how long a change in flight may take to end once shutdown starts.
 	ShutdownGrace time.Duration
 	// History is how many runs /status keeps (default 20).
@@ -415,6 +418,7 @@ func (d *Daemon) runOnce(ctx context.Context, triggers []engine.Trigger) {
 		SecretFilesOutside: d.cfg.SecretFilesOutside,
 		Policy:             d.cfg.Policy,
 		ReadSIM:            d.cfg.ReadSIM,
+		StateDir:           d.cfg.StateDir,
 		Apply:              d.cfg.Mode == ModeEnforce,
 		Concurrency:        d.cfg.Concurrency,
 		Grace:              d.cfg.ShutdownGrace,

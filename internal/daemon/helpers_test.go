@@ -166,6 +166,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	}
 	pol := planner.DefaultPolicy()
 	pol.Prune = o.prune
+	pol.PruneUnownedByName = o.prune // these tests keep no ledger: pruning goes by name
 	cfg := Config{
 		Dir: dir, Schedule: o.schedule, Watch: true, Debounce: time.Second, Mode: o.mode, Policy: pol,
 		ShutdownGrace: 5 * time.Second,

@@ -225,6 +225,9 @@ type statusSettings struct {
 	ReadSIM                      bool       `json:"readSIM"`
 	SecretFilesOutsideDirAllowed bool       `json:"secretFilesOutsideDirAllowed"`
 	Concurrency                  int        `json:"concurrency"`
+	// StateDir is where the ledgers live; PruneUnownedByName says pruning ignores them.
+	StateDir           string `json:"stateDir,omitempty"`
+	PruneUnownedByName bool   `json:"pruneUnownedByName,omitempty"`
 }
 
 // Status returns the /status document.
@@ -249,6 +252,7 @@ func (d *Daemon) Status() any {
 			Listen: d.cfg.Listen, LogFormat: d.cfg.LogFormat, ShutdownGraceSeconds: d.cfg.ShutdownGrace.Seconds(),
 			Prune: d.cfg.Policy.Prune, ManagedScope: scope, MaxDeletes: d.cfg.Policy.MaxDeletes, ReadSIM: d.cfg.ReadSIM,
 			SecretFilesOutsideDirAllowed: d.cfg.SecretFilesOutside, Concurrency: d.cfg.Concurrency,
+			StateDir: d.cfg.StateDir, PruneUnownedByName: d.cfg.Policy.PruneUnownedByName,
 		},
 		DesiredStateValid: d.valid,
 		Running:           d.running,

@@ -108,6 +108,9 @@ type Run struct {
 	Plan      *planner.Result
 	// Report is the apply's outcome; nil when nothing was applied.
 	Report *applier.Report
+	// LedgerFile is the ledger the run read (and, when it applied, wrote); "" without a
+	// state directory.
+	LedgerFile string
 }
 
 // Result sums the run up.
@@ -157,6 +160,12 @@ type Request struct {
 	Concurrency int
 	Grace       time.Duration
 	OnResult    func(applier.Result)
+	// StateDir is the directory of the ledgers (docs/ledger.md). A run that applies opens
+	// its tenant's ledger for writing (locked) and records each change applied; a plan
+	// only reads it. The ledger tells pruning which objects sdim-sync owns, gives each
+	// change its drift class and notices rotated secrets. Empty: no ledger, no classes,
+	// and pruning deletes nothing unless Policy.PruneUnownedByName.
+	StateDir string
 	// ShowsResults says the caller prints every change's result (through OnResult) and the
 	// summary, as apply does: the applier's own lines about them (change applied, change
 	// failed, deletes not started) are then not logged, so that nothing is said twice.
@@ -169,6 +178,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock is the time source (default the system clock).
 	Clock clock.Clock
+	// LedgerLockWait is how long a run that applies waits for another process's lock on
+	// the ledger (default DefaultLedgerLockWait).
+	LedgerLockWait time.Duration
+	// LedgerSaveInterval bounds how often the ledger is saved during an apply (default
+	// DefaultLedgerSaveInterval: after every change).
+	LedgerSaveInterval time.Duration
 }
 
 // Connect returns the tenant client runs use. It is called at the first run that reaches
@@ -187,6 +202,10 @@ type Engine struct {
 	seq     atomic.Uint64
 	prefix  string
 
+	ledgerLockWait  time.Duration
+	ledgerSaveEvery time.Duration
+	ledgerSkip      func(applier.Result) bool // tests: a lost ledger write
+
 	mu     sync.Mutex
 	client *tenant.Client
 }
@@ -199,7 +218,14 @@ func New(connect Connect, o Options) *Engine {
 	}
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	return &Engine{connect: connect, log: o.Logger, clock: clock.Or(o.Clock), prefix: hex.EncodeToString(b[:])}
+	if o.LedgerLockWait <= 0 {
+		o.LedgerLockWait = DefaultLedgerLockWait
+	}
+	if o.LedgerSaveInterval < 0 {
+		o.LedgerSaveInterval = DefaultLedgerSaveInterval
+	}
+	return &Engine{connect: connect, log: o.Logger, clock: clock.Or(o.Clock), prefix: hex.EncodeToString(b[:]),
+		ledgerLockWait: o.LedgerLockWait, ledgerSaveEvery: o.LedgerSaveInterval}
 }
 
 // Client returns the engine's tenant client, connecting on the first call.
@@ -284,7 +310,15 @@ func (e *Engine) Reconcile(ctx context.Context, req Request) *Run {
 	if !e.stage(run, StageSnapshot, func() error { return e.snapshot(ctx, run, req) }) {
 		return run
 	}
-	if !e.stage(run, StagePlan, func() error { return e.plan(ctx, run, req, log) }) {
+	var led *runLedger
+	defer func() { led.close() }()
+	if !e.stage(run, StagePlan, func() error {
+		var err error
+		if led, err = e.openLedger(ctx, run, req); err != nil {
+			return err
+		}
+		return e.plan(ctx, run, req, led, log)
+	}) {
 		return run
 	}
 	if !req.Apply {
@@ -299,7 +333,9 @@ func (e *Engine) Reconcile(ctx context.Context, req Request) *Run {
 		if !ok {
 			if len(run.Plan.Applicable()) > 0 {
 				run.Refused = "not approved"
+				return run
 			}
+			e.settleLedger(run, led, log)
 			return run
 		}
 	}
@@ -308,11 +344,27 @@ func (e *Engine) Reconcile(ctx context.Context, req Request) *Run {
 		log.Warn("the plan is blocked: nothing was written", "reason", err)
 		return run
 	}
-	if len(run.Plan.Applicable()) == 0 {
-		return run
+	if len(run.Plan.Applicable()) > 0 {
+		e.apply(ctx, run, req, led, log)
 	}
-	e.apply(ctx, run, req, log)
+	e.settleLedger(run, led, log)
 	return run
+}
+
+// settleLedger ends the ledger's part of a run that applied; a ledger that cannot be
+// written fails the run in the apply stage (the tenant writes stand).
+func (e *Engine) settleLedger(run *Run, led *runLedger, log *slog.Logger) {
+	err := led.settle(run)
+	if err == nil {
+		return
+	}
+	log.Error("the ledger could not be written", "error", err)
+	var se *StageError
+	if errors.As(run.Err, &se) {
+		run.Err = &StageError{Stage: se.Stage, Err: errors.Join(se.Err, err)}
+		return
+	}
+	run.Err = &StageError{Stage: StageApply, Err: err}
 }
 
 // stage times fn as stage s of run and records its failure; it reports success.
@@ -360,19 +412,20 @@ func (e *Engine) snapshot(ctx context.Context, run *Run, req Request) error {
 
 // plan plans, and when a put or patch may replace whole objects, reads those types'
 // templates to learn which secrets a put would clear, and plans again with them.
-func (e *Engine) plan(ctx context.Context, run *Run, req Request, log *slog.Logger) error {
+func (e *Engine) plan(ctx context.Context, run *Run, req Request, led *runLedger, log *slog.Logger) error {
 	c, err := e.Client()
 	if err != nil {
 		return err
 	}
 	pol := req.Policy
-	res, err := planner.Plan(run.Desired, run.Live, pol)
+	own := planner.WithOwnership(led.ownership(pol))
+	res, err := planner.Plan(run.Desired, run.Live, pol, own)
 	if err != nil {
 		return err
 	}
 	if types := res.PutTypes(); len(types) > 0 {
 		pol.TypeSecretKeys = typeSecretKeys(ctx, c.ReadOnly(), types, sdim.NewSecretKeySet(secretKeysOr(pol.SecretKeys)), log)
-		if res, err = planner.Plan(run.Desired, run.Live, pol); err != nil {
+		if res, err = planner.Plan(run.Desired, run.Live, pol, own); err != nil {
 			return err
 		}
 	}
@@ -380,7 +433,7 @@ func (e *Engine) plan(ctx context.Context, run *Run, req Request, log *slog.Logg
 	return nil
 }
 
-func (e *Engine) apply(ctx context.Context, run *Run, req Request, log *slog.Logger) {
+func (e *Engine) apply(ctx context.Context, run *Run, req Request, led *runLedger, log *slog.Logger) {
 	start := e.clock.Now()
 	c, err := e.Client()
 	if err != nil {
@@ -396,8 +449,13 @@ func (e *Engine) apply(ctx context.Context, run *Run, req Request, log *slog.Log
 		Grace:       req.Grace,
 		Clock:       e.clock,
 		Logger:      applyLog,
-		OnResult:    req.OnResult,
-		Desired:     run.Desired,
+		OnResult: func(r applier.Result) {
+			led.record(r)
+			if req.OnResult != nil {
+				req.OnResult(r)
+			}
+		},
+		Desired: run.Desired,
 	})
 	var refused *applier.RefusedError
 	switch {

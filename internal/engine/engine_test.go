@@ -111,6 +111,7 @@ func TestReconcile(t *testing.T) {
 			req: func(r *engine.Request) {
 				r.Apply = true
 				r.Policy.Prune, r.Policy.MaxDeletes = true, 1
+				r.Policy.PruneUnownedByName = true // no ledger: by name, as before it
 			},
 			result: engine.ResultBlocked, stages: []engine.Stage{engine.StageLoad, engine.StageSnapshot, engine.StagePlan}, connect: 1,
 		},

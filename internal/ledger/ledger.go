@@ -79,12 +79,14 @@ type Options struct {
 
 // Ledger is one tenant's ledger, open and locked by this process until Close.
 type Ledger struct {
-	path  string
-	lock  *os.File
-	clock clock.Clock
-	key   []byte
-	data  file
-	dirty bool
+	path string
+	lock *os.File
+	// readOnly marks a ledger opened by OpenReadOnly: Save refuses.
+	readOnly bool
+	clock    clock.Clock
+	key      []byte
+	data     file
+	dirty    bool
 }
 
 // Path returns the file a tenant's ledger lives in below dir.
@@ -141,6 +143,25 @@ func Open(ctx context.Context, dir, tenantURL string, v sdim.APIVersion, o Optio
 	}
 	return l, nil
 }
+
+// OpenReadOnly reads the ledger of the tenant at tenantURL, API version v, in dir, without
+// creating anything and without a lock, for a run that only plans: a plan must not need
+// write access to the state directory. The ledger is written by atomic renames, so a read
+// sees one whole version. A missing ledger (or state directory) is an empty one; a
+// damaged, unreadable or foreign one is the same error as Open's. Save refuses.
+func OpenReadOnly(dir, tenantURL string, v sdim.APIVersion, o Options) (*Ledger, error) {
+	if dir == "" {
+		return nil, errors.New("ledger: no state directory")
+	}
+	l := &Ledger{path: Path(dir, tenantURL, v), clock: clock.Or(o.Clock), readOnly: true}
+	if err := l.read(tenantURL, v); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// ReadOnly reports whether the ledger was opened by OpenReadOnly.
+func (l *Ledger) ReadOnly() bool { return l.readOnly }
 
 // acquire takes an exclusive lock on path, waiting up to wait for another holder.
 func acquire(ctx context.Context, path string, wait time.Duration) (*os.File, error) {
@@ -222,6 +243,11 @@ func (l *Ledger) Fingerprint(value string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// SecretFingerprint is the keyed fingerprint of a secret value under the ledger's key
+// (sdim.Secret.Fingerprint): equal to Fingerprint of its value, computed without the value
+// leaving internal/sdim.
+func (l *Ledger) SecretFingerprint(s sdim.Secret) string { return s.Fingerprint(l.key) }
+
 // Entries returns a copy of every entry, by kind then name.
 func (l *Ledger) Entries() []Entry {
 	out := slices.Clone(l.data.Entries)
@@ -270,6 +296,9 @@ func (l *Ledger) Forget(kind sdim.Kind, id, name string) {
 func (l *Ledger) Save() error {
 	if !l.dirty {
 		return nil
+	}
+	if l.readOnly {
+		return fmt.Errorf("ledger %s was opened read-only (by a plan): it cannot be saved", l.path)
 	}
 	sortEntries(l.data.Entries)
 	data, err := json.MarshalIndent(l.data, "", "  ")

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +147,46 @@ func TestUnreadableOrForeignLedgersAreErrors(t *testing.T) {
 	if ledger.Path(dir, tenantURL, sdim.V3) == ledger.Path(dir, tenantURL, sdim.V2024) ||
 		ledger.Path(dir, tenantURL, sdim.V3) == ledger.Path(dir, "https://other.api.identitynow.com", sdim.V3) {
 		t.Error("two tenants share a ledger file")
+	}
+}
+
+// TestReadOnly: a plan reads the ledger without creating the directory or a lock, sees what
+// a writer saved even while the writer holds the lock, still refuses a damaged ledger, and
+// cannot save.
+func TestReadOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	empty, err := ledger.OpenReadOnly(dir, tenantURL, sdim.V3, ledger.Options{})
+	if err != nil || len(empty.Entries()) != 0 {
+		t.Fatalf("missing ledger: %v %v", empty, err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a read-only open created the state directory: %v", err)
+	}
+	w := open(t, dir, tenantURL)
+	s := sdim.NewSecret("planted-secret-value", "env:X")
+	w.Record(ledger.Entry{Kind: sdim.KindServiceDesk, ID: "id-1", Name: "A", Secrets: map[string]string{"/attributes/password": w.SecretFingerprint(s)}}, "r")
+	if err := w.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if w.SecretFingerprint(s) != w.Fingerprint("planted-secret-value") {
+		t.Error("SecretFingerprint and Fingerprint disagree")
+	}
+	r, err := ledger.OpenReadOnly(dir, tenantURL, sdim.V3, ledger.Options{}) // the writer still holds the lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := r.Lookup(sdim.KindServiceDesk, "id-1", ""); !ok || e.Secrets["/attributes/password"] != r.SecretFingerprint(s) {
+		t.Errorf("read-only view: %+v %v", e, ok)
+	}
+	r.Forget(sdim.KindServiceDesk, "id-1", "")
+	if err := r.Save(); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("save of a read-only ledger: %v", err)
+	}
+	os.WriteFile(ledger.Path(dir, tenantURL, sdim.V3), []byte("{not json"), 0o600)
+	if _, err := ledger.OpenReadOnly(dir, tenantURL, sdim.V3, ledger.Options{}); err == nil || !strings.Contains(err.Error(), "is damaged") {
+		t.Errorf("damaged ledger, read-only: %v", err)
+	}
+	if _, err := ledger.OpenReadOnly(dir, "https://other.api.identitynow.com", sdim.V3, ledger.Options{}); err != nil {
+		t.Errorf("another tenant's ledger is its own file: %v", err)
 	}
 }

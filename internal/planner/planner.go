@@ -59,6 +59,11 @@ type Policy struct {
 	// Prune deletes live integrations that no file declares (and whose name ManagedScope
 	// matches). Off, they are reported as unmanaged.
 	Prune bool `json:"prune"`
+	// PruneUnownedByName makes pruning delete by name pattern alone, objects sdim-sync
+	// does not own included (--prune-unowned-by-name): dangerous, since an integration an
+	// admin built by hand is deleted when its name matches. Off, a plan made with the
+	// ledger (WithOwnership) prunes only the objects the ledger owns.
+	PruneUnownedByName bool `json:"pruneUnownedByName,omitempty"`
 	// ManagedScope lists name globs (path.Match syntax, where * also matches /) of the
 	// live integrations pruning may delete. Empty means every name.
 	ManagedScope []string `json:"managedScope,omitempty"`
@@ -182,6 +187,9 @@ type Change struct {
 	PreviousName string `json:"previousName,omitempty"`
 	// Observe marks a change that is reported but never applied (mode: observe).
 	Observe bool `json:"observe,omitempty"`
+	// Class says who moved (pending, out-of-band, conflict, unknown): set when the plan
+	// was made with the ledger (WithOwnership).
+	Class DriftClass `json:"class,omitempty"`
 	// Fields are the differences, live (before) to desired (after), secrets masked. A
 	// create lists the desired top-level fields; a delete lists none.
 	Fields []sdim.FieldDiff `json:"fields,omitempty"`
@@ -202,6 +210,12 @@ type Change struct {
 	// or could clear secrets: if the tenant refuses the PATCH, the applier fails it rather
 	// than send the PUT. Warnings say why.
 	NoPutFallback bool `json:"-"`
+	// SpecDigest is the SpecDigest of the desired object (creates, puts and patches of a
+	// plan made with the ledger): what the ledger records once the change is applied.
+	SpecDigest string `json:"-"`
+	// Secrets are the secret values of the desired object, by pointer: the ledger records
+	// their fingerprints once a create or put has sent them.
+	Secrets []SecretPush `json:"-"`
 
 	// The object a create or put sends (one of them, by Kind); on a patch, the object a put
 	// sends if the tenant refuses the PATCH. They hold secrets and are never encoded: a
@@ -216,6 +230,9 @@ type Change struct {
 type SecretPush struct {
 	Pointer string `json:"pointer"`
 	Value   any    `json:"value"`
+	// Rotated says the value differs from the one the ledger recorded as last sent (its
+	// keyed fingerprint changed): the put is planned to send it.
+	Rotated bool `json:"rotated,omitempty"`
 }
 
 // Label names the object for people: `ServiceDeskIntegration "Jira"`, or the status-check
@@ -237,6 +254,9 @@ type Object struct {
 	Kind sdim.Kind `json:"kind"`
 	Name string    `json:"name"`
 	ID   string    `json:"id"`
+	// NotOwned says pruning was on and the name in scope, but the ledger does not own
+	// the object: sdim-sync did not create or adopt it, so it is not deleted.
+	NotOwned bool `json:"notOwned,omitempty"`
 }
 
 // Counts sum up a plan. Create, Patch, Put and Delete count the changes that will be
@@ -268,6 +288,12 @@ type Result struct {
 	ReadAt     time.Time
 	// Policy is the policy the plan was made with.
 	Policy Policy
+	// Ownership says the plan was made with the ledger (WithOwnership): pruning deleted
+	// only owned objects unless Policy.PruneUnownedByName.
+	Ownership bool
+	// Synced are the declared objects found in sync, with their digests; only with the
+	// ledger.
+	Synced []Synced
 }
 
 // HasChanges reports whether the plan holds a change, observe-only ones included (drift
@@ -345,13 +371,15 @@ type planner struct {
 	secrets sdim.SecretKeySet
 	targets sdim.Targets
 	res     *Result
+	// own is the ledger's view; nil without one.
+	own *ownIndex
 }
 
 // Plan compares the desired state with the live state under pol and returns the changes
 // that make the tenant match, in order. It fails only on inputs it cannot plan from: a
 // missing state, an invalid policy, or SIM integrations declared but not read from the
 // tenant. It never talks to the tenant.
-func Plan(want *desired.State, live *sdim.Live, pol Policy) (*Result, error) {
+func Plan(want *desired.State, live *sdim.Live, pol Policy, opts ...Option) (*Result, error) {
 	if want == nil {
 		return nil, fmt.Errorf("plan: no desired state")
 	}
@@ -375,6 +403,10 @@ func Plan(want *desired.State, live *sdim.Live, pol Policy) (*Result, error) {
 	}
 	p := &planner{pol: pol, secrets: pol.secretKeys(), targets: targets,
 		res: &Result{APIVersion: live.APIVersion, ReadAt: live.ReadAt, Policy: pol}}
+	for _, o := range opts {
+		o(p)
+	}
+	p.res.Ownership = p.own != nil
 
 	sdWant := make([]wantObj, len(want.ServiceDesk))
 	for i := range want.ServiceDesk {
@@ -515,22 +547,26 @@ func (p *planner) planKind(kind sdim.Kind, want []wantObj, live []liveObj, absen
 		}
 		if a, ok := absent[l.name]; ok {
 			p.add(Change{Kind: kind, Name: l.name, Action: ActionDelete, ID: l.id, LiveModified: l.modified,
-				Source: a.Source.String(), Absent: true, Observe: p.observe(a.Options.Mode)})
+				Source: a.Source.String(), Absent: true, Observe: p.observe(a.Options.Mode), Class: p.deleteClass(kind, l.id)})
 			continue
 		}
-		if !p.pol.Prune || !p.pol.InScope(l.name) {
-			p.res.Unmanaged = append(p.res.Unmanaged, Object{Kind: kind, Name: l.name, ID: l.id})
+		if !p.pol.Prune || !p.pol.InScope(l.name) || !p.prunable(kind, l.id) {
+			p.res.Unmanaged = append(p.res.Unmanaged, Object{Kind: kind, Name: l.name, ID: l.id,
+				NotOwned: p.pol.Prune && p.pol.InScope(l.name) && !p.prunable(kind, l.id)})
 			p.res.Counts.Unmanaged++
 			continue
 		}
 		p.add(Change{Kind: kind, Name: l.name, Action: ActionDelete, ID: l.id, LiveModified: l.modified,
-			Observe: p.observe(desired.ModeUnset)})
+			Observe: p.observe(desired.ModeUnset), Class: p.deleteClass(kind, l.id)})
 	}
 }
 
 func (p *planner) create(kind sdim.Kind, w *wantObj) {
 	c := Change{Kind: kind, Name: w.res.Name, Action: ActionCreate, Source: w.res.Source.String(),
 		Observe: p.observe(w.res.Options.Mode), ServiceDesk: w.sd, SIM: w.sim}
+	if p.own != nil {
+		c.Class, c.SpecDigest, c.Secrets = ClassPending, p.digest(kind, w.canon, w.res.Options.Ignore, nil), secretsIn(w.canon, "", nil)
+	}
 	// A create shows every desired field, one line per top-level field.
 	keys := make([]string, 0, len(w.canon))
 	for k := range w.canon {
@@ -546,16 +582,31 @@ func (p *planner) create(kind sdim.Kind, w *wantObj) {
 func (p *planner) update(kind sdim.Kind, w *wantObj, l *liveObj) {
 	opts := sdim.CompareOptions{Ignore: w.res.Options.Ignore, SecretKeys: p.secrets, SecretMaps: secretMaps(kind)}
 	diffs := sdim.Compare(w.canon, l.canon, opts)
-	var push []SecretPush
+	entry, known := p.own.get(kind, l.id)
+	push := p.own.rotated(entry, known, w.canon)
 	if p.pol.PushSecrets {
-		push = secretsIn(w.canon, "", nil)
+		push = markRotated(secretsIn(w.canon, "", nil), push)
+	}
+	var wantDigest string
+	if p.own != nil {
+		wantDigest = p.digest(kind, w.canon, w.res.Options.Ignore, nil)
 	}
 	if len(diffs) == 0 && len(push) == 0 {
 		p.res.Counts.InSync++
+		if p.own != nil {
+			p.res.Synced = append(p.res.Synced, Synced{Kind: kind, ID: l.id, Name: w.res.Name, SpecDigest: wantDigest})
+		}
 		return
 	}
 	c := Change{Kind: kind, Name: w.res.Name, ID: l.id, Source: w.res.Source.String(), Observe: p.observe(w.res.Options.Mode),
 		Fields: diffs, PushSecrets: push, LiveModified: l.modified}
+	if p.own != nil {
+		liveDigest := wantDigest
+		if len(diffs) > 0 {
+			liveDigest = p.digest(kind, l.canon, w.res.Options.Ignore, secretPointers(w.canon))
+		}
+		c.Class, c.SpecDigest, c.Secrets = classify(entry, known, wantDigest, liveDigest), wantDigest, secretsIn(w.canon, "", nil)
+	}
 	if l.name != w.res.Name {
 		c.PreviousName = l.name
 	}
@@ -826,7 +877,19 @@ func (p *planner) planStatusCheck(want *desired.StatusCheckResource, live *sdim.
 		l = sdim.CanonicalStatusCheck(*live)
 	}
 	opts := sdim.CompareOptions{Ignore: want.Options.Ignore, SecretKeys: p.secrets}
-	diffs := sdim.Compare(sdim.CanonicalStatusCheck(want.Spec), l, opts)
+	wantCanon := sdim.CanonicalStatusCheck(want.Spec)
+	diffs := sdim.Compare(wantCanon, l, opts)
+	var class DriftClass
+	var wantDigest string
+	if p.own != nil {
+		wantDigest = p.digest(sdim.KindStatusCheck, wantCanon, want.Options.Ignore, nil)
+		if len(diffs) == 0 {
+			p.res.Synced = append(p.res.Synced, Synced{Kind: sdim.KindStatusCheck, Name: want.Name, SpecDigest: wantDigest})
+		} else {
+			entry, known := p.own.get(sdim.KindStatusCheck, "")
+			class = classify(entry, known, wantDigest, p.digest(sdim.KindStatusCheck, l, want.Options.Ignore, nil))
+		}
+	}
 	if len(diffs) == 0 {
 		p.res.Counts.InSync++
 		return
@@ -843,7 +906,7 @@ func (p *planner) planStatusCheck(want *desired.StatusCheckResource, live *sdim.
 		}
 	}
 	p.add(Change{Kind: sdim.KindStatusCheck, Name: want.Name, Action: ActionPut, Source: want.Source.String(),
-		Observe: p.observe(want.Options.Mode), Fields: diffs, StatusCheck: &spec})
+		Observe: p.observe(want.Options.Mode), Fields: diffs, StatusCheck: &spec, Class: class, SpecDigest: wantDigest})
 }
 
 // block records why the plan must not run: more deletes than the limit (deletes by

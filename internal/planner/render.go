@@ -30,11 +30,14 @@ type jsonPlan struct {
 	Changes       []Change        `json:"changes"`
 	Unmanaged     []Object        `json:"unmanaged"`
 	Saved         *savedInfo      `json:"saved,omitempty"`
+	// Ownership says the plan was made with the ledger: pruning deleted only objects
+	// sdim-sync owns (unless the policy's pruneUnownedByName), and changes carry a class.
+	Ownership bool `json:"ownership"`
 }
 
 func toJSON(r *Result) jsonPlan {
 	p := jsonPlan{FormatVersion: FormatVersion, APIVersion: r.APIVersion, Counts: r.Counts, Targets: r.Policy.Targets,
-		Blocked: r.Blocked, Changes: r.Changes, Unmanaged: r.Unmanaged}
+		Blocked: r.Blocked, Changes: r.Changes, Unmanaged: r.Unmanaged, Ownership: r.Ownership}
 	if !r.ReadAt.IsZero() {
 		p.ReadAt = r.ReadAt.UTC().Format(time.RFC3339)
 	}
@@ -105,11 +108,32 @@ func verb(c Change) string {
 	switch c.Action {
 	case ActionPut:
 		if len(c.PushSecrets) > 0 && len(c.Fields) == 0 {
+			if rotatedOnly(c.PushSecrets) {
+				return "secret rotated"
+			}
 			return "push secrets"
 		}
 		return "replace"
 	}
 	return string(c.Action)
+}
+
+// rotatedOnly reports whether every secret a put pushes is there because it rotated.
+func rotatedOnly(push []SecretPush) bool {
+	for _, s := range push {
+		if !s.Rotated {
+			return false
+		}
+	}
+	return len(push) > 0
+}
+
+// unmanagedNote is what the text says after an unmanaged object.
+func unmanagedNote(u Object) string {
+	if u.NotOwned {
+		return " (not owned by sdim-sync: not pruned)"
+	}
+	return ""
 }
 
 // targetedText says which objects a targeted plan covers, or "".
@@ -152,7 +176,7 @@ func WriteText(w io.Writer, r *Result, o TextOptions) error {
 		}
 		b.WriteString("Unmanaged: in the tenant, not in the desired state, left alone:\n")
 		for _, u := range r.Unmanaged {
-			fmt.Fprintf(&b, "  %s (id %s)\n", label(u.Kind, u.Name), u.ID)
+			fmt.Fprintf(&b, "  %s (id %s)%s\n", label(u.Kind, u.Name), u.ID, unmanagedNote(u))
 		}
 	}
 	out := strings.TrimRight(b.String(), "\n") + "\n\n" + p.paint(ansiBold, Summary(r)) + "\n"
@@ -173,6 +197,9 @@ func writeTextChange(b *strings.Builder, c Change, p painter) {
 	}
 	if c.Action == ActionPut {
 		notes = append(notes, "PUT")
+	}
+	if c.Class != "" && c.Action != ActionCreate { // a create is always pending
+		notes = append(notes, string(c.Class))
 	}
 	if c.Source != "" {
 		if c.Absent {
@@ -196,7 +223,11 @@ func writeTextChange(b *strings.Builder, c Change, p painter) {
 		fmt.Fprintf(b, "      %s: %s -> %s\n", f.Pointer, FormatValue(f.Before), FormatValue(f.After))
 	}
 	for _, s := range c.PushSecrets {
-		fmt.Fprintf(b, "      pushes the secret %s = %s\n", s.Pointer, FormatValue(s.Value))
+		what := "pushes the secret"
+		if s.Rotated {
+			what = "secret rotated: pushes"
+		}
+		fmt.Fprintf(b, "      %s %s = %s\n", what, s.Pointer, FormatValue(s.Value))
 	}
 	if len(c.Dropped) > 0 {
 		fmt.Fprintf(b, "      %s\n", p.paint(ansiYellow, "drops live attributes the file does not declare: "+strings.Join(c.Dropped, ", ")))
@@ -325,7 +356,7 @@ func WriteMarkdown(w io.Writer, r *Result, o MarkdownOptions) error {
 	if len(r.Unmanaged) > 0 {
 		fmt.Fprintf(&tail, "<details><summary>%d unmanaged (in the tenant, not in the desired state, left alone)</summary>\n\n", len(r.Unmanaged))
 		for _, u := range r.Unmanaged {
-			fmt.Fprintf(&tail, "- `%s` %s (id `%s`)\n", u.Kind, mdText(strconv.Quote(u.Name)), u.ID)
+			fmt.Fprintf(&tail, "- `%s` %s (id `%s`)%s\n", u.Kind, mdText(strconv.Quote(u.Name)), u.ID, mdText(unmanagedNote(u)))
 		}
 		tail.WriteString("\n</details>\n\n")
 	}
@@ -363,6 +394,9 @@ func markdownChange(c Change) string {
 	if c.ID != "" {
 		meta = append(meta, "id `"+c.ID+"`")
 	}
+	if c.Class != "" && c.Action != ActionCreate {
+		meta = append(meta, "drift: **"+string(c.Class)+"**")
+	}
 	if c.Action == ActionPut {
 		meta = append(meta, "a PUT replaces the whole object")
 	}
@@ -392,7 +426,11 @@ func markdownChange(c Change) string {
 	if len(c.PushSecrets) > 0 {
 		b.WriteString("**Pushes the secrets** (their values are never shown, and the tenant never returns them):\n\n")
 		for _, s := range c.PushSecrets {
-			fmt.Fprintf(&b, "- %s = %s\n", mdCode(s.Pointer), mdCell(s.Value))
+			note := ""
+			if s.Rotated {
+				note = " (secret rotated)"
+			}
+			fmt.Fprintf(&b, "- %s = %s%s\n", mdCode(s.Pointer), mdCell(s.Value), note)
 		}
 		b.WriteString("\n")
 	}

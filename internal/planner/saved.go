@@ -45,6 +45,8 @@ type savedInfo struct {
 	DesiredDigest string `json:"desiredDigest"`
 	CreatedAt     string `json:"createdAt"`
 	Policy        Policy `json:"policy"`
+	// Ownership says the plan was made with the ledger (see jsonPlan.Ownership).
+	Ownership bool `json:"ownership"`
 
 	ReadSIM            bool `json:"readSIM,omitempty"`
 	SecretFilesOutside bool `json:"allowSecretFilesOutside,omitempty"`
@@ -64,7 +66,7 @@ func WriteSaved(w io.Writer, r *Result, target Target) error {
 		pol.SecretKeys = sdim.DefaultSecretAttributeKeys()
 	}
 	p.Saved = &savedInfo{TenantURL: target.TenantURL, DesiredDir: target.DesiredDir, DesiredDigest: target.DesiredDigest,
-		CreatedAt: target.CreatedAt.UTC().Format(time.RFC3339), Policy: pol,
+		CreatedAt: target.CreatedAt.UTC().Format(time.RFC3339), Policy: pol, Ownership: r.Ownership,
 		ReadSIM: target.ReadSIM, SecretFilesOutside: target.SecretFilesOutside}
 	return writeIndented(w, p)
 }
@@ -75,6 +77,9 @@ type Saved struct {
 	// Policy is the policy to plan again with (TypeSecretKeys is not saved).
 	Policy     Policy
 	APIVersion sdim.APIVersion
+	// Ownership says the plan was made with the ledger: apply --plan refuses a fresh plan
+	// made otherwise.
+	Ownership bool
 	// Changes are the saved changes, without the objects to send; their Fields and Patch
 	// values are decoded JSON (json.Number for numbers, redacted text for secrets).
 	Changes []Change
@@ -117,6 +122,7 @@ func ReadSaved(r io.Reader) (*Saved, error) {
 			ReadSIM: p.Saved.ReadSIM, SecretFilesOutside: p.Saved.SecretFilesOutside},
 		Policy:     p.Saved.Policy,
 		APIVersion: p.APIVersion,
+		Ownership:  p.Saved.Ownership,
 		Changes:    p.Changes,
 		Blocked:    p.Blocked,
 	}, nil
@@ -183,6 +189,9 @@ func (s *Saved) Check(fresh *Result, tenantURL string) error {
 	if s.APIVersion != fresh.APIVersion {
 		add("it was made with API version %s, not %s", s.APIVersion, fresh.APIVersion)
 	}
+	if s.Ownership != fresh.Ownership {
+		add("it was made %s the ledger, the fresh plan %s (--state-dir)", withOrWithout(s.Ownership), withOrWithout(fresh.Ownership))
+	}
 	saved := map[string]Change{}
 	for _, c := range s.Changes {
 		saved[changeKey(c)] = c
@@ -222,4 +231,11 @@ func (s *Saved) Check(fresh *Result, tenantURL string) error {
 
 func changeKey(c Change) string {
 	return string(c.Kind) + "\x00" + c.Name + "\x00" + string(c.Action) + "\x00" + c.ID
+}
+
+func withOrWithout(b bool) string {
+	if b {
+		return "with"
+	}
+	return "without"
 }

@@ -1,6 +1,9 @@
 package sdim
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +69,27 @@ func (s Secret) Reveal() string {
 		return ""
 	}
 	return s.v.value
+}
+
+// Fingerprint is the keyed fingerprint of the value: the hex HMAC-SHA256 of the value
+// under key. The ledger (internal/ledger) records it for each secret value sent, so that a
+// rotated value is noticed without the value ever being stored.
+//
+// It is safe to compute outside the tenant client because it is keyed: the key is random,
+// kept in the ledger file only (mode 0600), and never logged, printed or sent. Without the
+// key the fingerprint tells nothing about the value (unlike an unkeyed hash, which a
+// dictionary of likely passwords would reverse), and the value itself never leaves this
+// package. An empty key gives "": no fingerprint without a key. A zero secret has the
+// fingerprint of the empty value.
+func (s Secret) Fingerprint(key []byte) string {
+	if len(key) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, key)
+	if s.v != nil {
+		m.Write([]byte(s.v.value))
+	}
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // String implements fmt.Stringer.

@@ -2,7 +2,9 @@ package sdim
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/gob"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,5 +139,23 @@ func TestOnlyTheTenantClientReveals(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFingerprintIsKeyed: the fingerprint depends on the key and the value, and is neither
+// the value nor its unkeyed hash.
+func TestFingerprintIsKeyed(t *testing.T) {
+	s := NewSecret(hunter, "env:X")
+	k1, k2 := []byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")
+	fp := s.Fingerprint(k1)
+	if fp == "" || fp == s.Fingerprint(k2) || fp != NewSecret(hunter, "").Fingerprint(k1) || fp == NewSecret("other", "").Fingerprint(k1) {
+		t.Errorf("fingerprints: %s %s", fp, s.Fingerprint(k2))
+	}
+	plain := sha256.Sum256([]byte(hunter))
+	if strings.Contains(fp, hunter) || fp == hex.EncodeToString(plain[:]) {
+		t.Error("the fingerprint is the value or its unkeyed hash")
+	}
+	if s.Fingerprint(nil) != "" {
+		t.Error("a fingerprint without a key")
 	}
 }
