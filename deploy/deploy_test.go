@@ -668,8 +668,8 @@ func TestAlertRules(t *testing.T) {
 					t.Fatalf("a rule without an alert name (record: %q)", r.Record)
 				}
 				seen[r.Alert] = true
-				if s := r.Labels["severity"]; s != "critical" && s != "warning" {
-					t.Errorf("labels.severity %q, want critical or warning", s)
+				if s := r.Labels["severity"]; s != "critical" && s != "warning" && s != "info" {
+					t.Errorf("labels.severity %q, want critical, warning or info", s)
 				}
 				for _, a := range []string{"summary", "description", "runbook_url"} {
 					if strings.TrimSpace(r.Annotations[a]) == "" {
@@ -687,7 +687,7 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	for _, name := range []string{
-		"SdimSyncDriftPresent", "SdimSyncRunsFailing", "SdimSyncRunsStale", "SdimSyncDesiredStateInvalid",
+		"SdimSyncDriftOutOfBand", "SdimSyncDriftPending", "SdimSyncDriftUnknown", "SdimSyncRunsFailing", "SdimSyncRunsStale", "SdimSyncDesiredStateInvalid",
 		"SdimSyncDeletesBlocked", "SdimSyncChangesNotConverging", "SdimSyncAPIThrottled", "SdimSyncAPIErrors", "SdimSyncDown",
 	} {
 		if !seen[name] {

@@ -5,7 +5,7 @@
 #      configs/examples in observe mode: every desired object is missing, so it drifts;
 #   2. start Prometheus on loopback, scraping the daemon every second and evaluating a test
 #      copy of deploy/prometheus/rules.yaml (every `for:` shortened to $FOR) every second;
-#   3. assert through Prometheus's HTTP API that SdimSyncDriftPresent fires;
+#   3. assert through Prometheus's HTTP API that SdimSyncDriftPending fires (the desired objects are missing: pending drift);
 #   4. restart the daemon in enforce mode against the same emulator, which applies the
 #      drift, and assert that the alert resolves.
 #
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 FOR=${FOR:-5s}
 FIRE_TIMEOUT=${FIRE_TIMEOUT:-90}
 RESOLVE_TIMEOUT=${RESOLVE_TIMEOUT:-90}
-ALERT=SdimSyncDriftPresent
+ALERT=SdimSyncDriftPending
 
 log() { echo "prometheus-e2e: $*"; }
 

@@ -36,6 +36,10 @@ type Summary struct {
 	Pending map[sdim.Kind]map[planner.Action]int
 	// DeletesBlocked is the number of deletes the plan holds that its safety policy blocks.
 	DeletesBlocked int
+	// Classes counts the drifted objects (those a run in enforce mode would change; not the
+	// observe-only ones) by kind and drift class (who moved: pending, out-of-band,
+	// conflict, unknown); every kind and class is present.
+	Classes map[sdim.Kind]map[planner.DriftClass]int
 }
 
 // Actions lists every action a change can have.
@@ -49,8 +53,13 @@ func (r *Run) Summarize() (Summary, bool) {
 	if r.Plan == nil || r.Desired == nil {
 		return Summary{}, false
 	}
-	s := Summary{Objects: map[sdim.Kind]map[ObjectState]int{}, Pending: map[sdim.Kind]map[planner.Action]int{}}
+	s := Summary{Objects: map[sdim.Kind]map[ObjectState]int{}, Pending: map[sdim.Kind]map[planner.Action]int{},
+		Classes: map[sdim.Kind]map[planner.DriftClass]int{}}
 	for _, k := range sdim.Kinds() {
+		s.Classes[k] = map[planner.DriftClass]int{}
+		for _, c := range planner.DriftClasses() {
+			s.Classes[k][c] = 0
+		}
 		s.Objects[k] = map[ObjectState]int{}
 		for _, st := range ObjectStates() {
 			s.Objects[k][st] = 0
@@ -90,6 +99,13 @@ func (r *Run) Summarize() (Summary, bool) {
 		}
 		if c.Action != planner.ActionDelete {
 			differing[c.Kind]++
+		}
+		class := c.Class
+		if class == "" {
+			class = planner.ClassUnknown
+		}
+		if !c.Observe {
+			s.Classes[c.Kind][class]++
 		}
 		switch {
 		case c.Observe:

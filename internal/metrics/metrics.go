@@ -25,6 +25,7 @@ import (
 
 	"github.com/sdim-sync/sdim-sync/internal/applier"
 	"github.com/sdim-sync/sdim-sync/internal/engine"
+	"github.com/sdim-sync/sdim-sync/internal/planner"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
 	"github.com/sdim-sync/sdim-sync/internal/tenant"
 )
@@ -103,6 +104,7 @@ type Metrics struct {
 	buildInfo        *prometheus.GaugeVec
 	desiredValid     prometheus.Gauge
 	objects          *prometheus.GaugeVec
+	drift            *prometheus.GaugeVec
 	pending          *prometheus.GaugeVec
 	runs             *prometheus.CounterVec
 	runDuration      prometheus.Histogram
@@ -144,6 +146,10 @@ func New(o Options) *Metrics {
 		Name: name("desired_state_valid"),
 		Help: "1 when the desired-state files loaded and validated in the last run, 0 when they did not; 0 until the first run ends.",
 	})
+	m.drift = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: name("drift"),
+		Help: "Drifted objects (those sdim-sync would change; observe-only ones are not counted) in the last plan, by kind and drift class: pending (the desired state changed since the last apply, the tenant did not), out-of-band (the tenant changed, the desired state did not), conflict (both), unknown (the ledger does not know the object); kept when a later run fails before planning.",
+	}, []string{"kind", "class"})
 	m.objects = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: name("objects"),
 		Help: "Objects by kind and state (in_sync, drifted, observe_only, unmanaged) as found by the last run that planned; kept when a later run fails before planning.",
@@ -219,7 +225,7 @@ func New(o Options) *Metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.buildInfo, m.desiredValid, m.objects, m.pending, m.runs, m.runDuration, m.lastRun,
+		m.buildInfo, m.desiredValid, m.objects, m.drift, m.pending, m.runs, m.runDuration, m.lastRun,
 		m.lastSuccess, m.scheduleInterval, m.errors, m.changesApplied, m.deletesBlocked,
 		m.notConverged, m.apiRequests, m.apiDuration, m.retries, m.rateLimitWaits,
 		m.rateLimitSecs, m.tokenRefreshes,
@@ -238,6 +244,9 @@ func New(o Options) *Metrics {
 	for _, k := range sdim.Kinds() {
 		for _, st := range engine.ObjectStates() {
 			m.objects.WithLabelValues(string(k), string(st))
+		}
+		for _, c := range planner.DriftClasses() {
+			m.drift.WithLabelValues(string(k), string(c))
 		}
 		for _, a := range engine.Actions() {
 			m.pending.WithLabelValues(string(k), string(a))
@@ -365,6 +374,11 @@ func (m *Metrics) ObserveRun(run *engine.Run) {
 		for k, actions := range sum.Pending {
 			for a, n := range actions {
 				m.pending.WithLabelValues(string(k), string(a)).Set(float64(n))
+			}
+		}
+		for k, classes := range sum.Classes {
+			for c, n := range classes {
+				m.drift.WithLabelValues(string(k), string(c)).Set(float64(n))
 			}
 		}
 		m.deletesBlocked.Set(float64(sum.DeletesBlocked))

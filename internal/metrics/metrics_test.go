@@ -26,7 +26,7 @@ const (
 
 // The families every Metrics exposes (the opt-in ones excluded).
 var coreFamilies = []string{
-	"sdim_sync_build_info", "sdim_sync_desired_state_valid", "sdim_sync_objects",
+	"sdim_sync_build_info", "sdim_sync_desired_state_valid", "sdim_sync_objects", "sdim_sync_drift",
 	"sdim_sync_pending_changes", "sdim_sync_runs_total", "sdim_sync_run_duration_seconds",
 	"sdim_sync_last_run_timestamp_seconds", "sdim_sync_last_success_timestamp_seconds",
 	"sdim_sync_schedule_interval_seconds", "sdim_sync_errors_total",
@@ -66,6 +66,7 @@ func TestNewExposesEverySeriesAtZero(t *testing.T) {
 		want   int // series, each at 0
 	}{
 		{"sdim_sync_objects", len(sdim.Kinds()) * len(engine.ObjectStates())},
+		{"sdim_sync_drift", len(sdim.Kinds()) * len(planner.DriftClasses())},
 		{"sdim_sync_pending_changes", len(sdim.Kinds()) * len(engine.Actions())},
 		{"sdim_sync_runs_total", 4 * 3},
 		{"sdim_sync_errors_total", len(engine.Stages())},
@@ -170,6 +171,11 @@ func TestObserveApplyRun(t *testing.T) {
 	for k, states := range sum.Objects {
 		for st, n := range states {
 			wantValue(t, mfs, "sdim_sync_objects", labels("kind", string(k), "state", string(st)), float64(n))
+		}
+	}
+	for k, classes := range sum.Classes {
+		for c, n := range classes {
+			wantValue(t, mfs, "sdim_sync_drift", labels("kind", string(k), "class", string(c)), float64(n))
 		}
 	}
 	for k, actions := range sum.Pending {
@@ -280,7 +286,7 @@ func TestFailureBeforePlanKeepsDriftFigures(t *testing.T) {
 		{"plan", failedRun(engine.StagePlan, t0.Add(time.Hour)), engine.StagePlan, 1},
 	}
 	drift := []string{
-		"sdim_sync_objects", "sdim_sync_pending_changes", "sdim_sync_deletes_blocked",
+		"sdim_sync_objects", "sdim_sync_drift", "sdim_sync_pending_changes", "sdim_sync_deletes_blocked",
 		"sdim_sync_objects_not_converged", "sdim_sync_drifted_object", "sdim_sync_drifted_objects_truncated",
 	}
 	for _, tt := range tests {
@@ -628,7 +634,7 @@ func TestNoIDsInLabels(t *testing.T) {
 	allowed := map[string]bool{
 		"version": true, "revision": true, "goversion": true, "kind": true, "state": true,
 		"action": true, "trigger": true, "result": true, "stage": true, "method": true,
-		"route": true, "code": true, "reason": true, "source": true, "name": true, "le": true,
+		"route": true, "code": true, "reason": true, "source": true, "name": true, "le": true, "class": true,
 	}
 	for name, mf := range mfs {
 		if !strings.HasPrefix(name, "sdim_sync_") {
