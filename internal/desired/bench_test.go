@@ -12,6 +12,14 @@ import (
 // references, a provisioning configuration, attributes and a secret reference. One op is
 // one whole Load.
 func BenchmarkLoad10k(b *testing.B) {
+	for _, cached := range []bool{false, true} {
+		b.Run(map[bool]string{false: "cold", true: "unchanged-cached"}[cached], func(b *testing.B) { benchmarkLoad10k(b, cached) })
+	}
+}
+
+// benchmarkLoad10k loads the same 10,000 integrations again and again; with cached, through
+// one Cache, as the daemon's scheduled runs over an unchanged directory do.
+func benchmarkLoad10k(b *testing.B, cached bool) {
 	const files, perFile = 100, 100
 	dir := b.TempDir()
 	for f := range files {
@@ -47,10 +55,16 @@ options:
 			b.Fatal(err)
 		}
 	}
-	env := testEnv(map[string]string{"SNOW_PASSWORD": "pw"})
+	opts := []Option{testEnv(map[string]string{"SNOW_PASSWORD": "pw"})}
+	if cached {
+		opts = append(opts, WithCache(NewCache()))
+		if _, err := Load(dir, opts...); err != nil { // the cold load that fills the cache
+			b.Fatal(err)
+		}
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		st, err := Load(dir, env)
+		st, err := Load(dir, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}

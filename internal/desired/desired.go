@@ -204,6 +204,7 @@ type config struct {
 	maxAliasSize  int64 // 0: AliasSizeFactor times maxFileSize
 	allowOutside  bool
 	secretKeys    sdim.SecretKeySet
+	cache         *Cache
 }
 
 // WithLookupEnv replaces os.LookupEnv for ${env:NAME} references. Load may call it from

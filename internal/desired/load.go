@@ -47,7 +47,7 @@ func Load(dir string, opts ...Option) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("desired state directory %s: %w", dir, err)
 	}
-	l := &loader{cfg: cfg, dir: base, root: root, secretFiles: map[string]fileSecret{}}
+	l := &loader{cfg: cfg, dir: base, root: root, secretFiles: map[string]fileSecret{}, confKey: cfg.confKey(root)}
 	var files []yamlFile
 	var problems []Problem
 	if single != "" {
@@ -56,6 +56,13 @@ func Load(dir string, opts ...Option) (*State, error) {
 		files, problems = l.find()
 	}
 	results := l.decodeAll(files)
+	if cfg.cache != nil {
+		paths := make(map[string]bool, len(files))
+		for _, f := range files {
+			paths[f.path] = true
+		}
+		cfg.cache.retain(paths)
+	}
 
 	st := &State{Dir: dir, Files: len(files)}
 	for _, r := range results {
@@ -108,6 +115,9 @@ type loader struct {
 	cfg  config
 	dir  string // as given (the file's directory when a single file is loaded)
 	root string // absolute, symbolic links resolved: the boundary of ${file:...}
+
+	// confKey names the settings of this load, for the Cache.
+	confKey string
 
 	mu          sync.Mutex
 	secretFiles map[string]fileSecret // by resolved path
@@ -237,7 +247,9 @@ func unwrapPath(err error) string {
 // fileResult is what one file yields.
 type fileResult struct {
 	// content is the file's digest entry (its size and SHA-256), for State.Digest.
-	content      string
+	content string
+	// deps are the secret references the file resolved, for the Cache.
+	deps         []dep
 	problems     []Problem
 	serviceDesk  []ServiceDeskResource
 	sim          []SIMResource
@@ -277,8 +289,20 @@ func (l *loader) decodeFile(f yamlFile) fileResult {
 	if p != nil {
 		return fileResult{problems: []Problem{*p}}
 	}
+	content := contentEntry(data)
+	c := l.cfg.cache
+	if c != nil {
+		if res, ok := c.get(f.path, content, l.confKey); ok && l.depsHold(f, res.deps) {
+			c.count(true)
+			return res
+		}
+		c.count(false)
+	}
 	res := l.decodeBytes(f, data)
-	res.content = contentEntry(data)
+	res.content = content
+	if c != nil {
+		c.put(f.path, content, l.confKey, res)
+	}
 	return res
 }
 

@@ -127,6 +127,9 @@ func refPosition(n *yaml.Node, s string, j int) (int, int) {
 // resolve looks up one reference (the text between ${ and }). It returns the value and
 // its source, or a message saying what is wrong and what to do.
 func (d *fileDecoder) resolve(ref string) (value, source, msg string) {
+	if d.res != nil { // remember what the file depended on, for the Cache
+		defer func() { d.res.deps = append(d.res.deps, dep{ref: ref, sum: depSum(value, msg)}) }()
+	}
 	scheme, arg, ok := strings.Cut(ref, ":")
 	switch {
 	case ok && scheme == "env":

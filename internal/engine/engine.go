@@ -206,6 +206,10 @@ type Engine struct {
 	ledgerSaveEvery time.Duration
 	ledgerSkip      func(applier.Result) bool // tests: a lost ledger write
 
+	// cache keeps each desired file's decoding by content, so that repeated runs (the
+	// daemon's) parse only what changed.
+	cache *desired.Cache
+
 	mu     sync.Mutex
 	client *tenant.Client
 }
@@ -224,7 +228,7 @@ func New(connect Connect, o Options) *Engine {
 	if o.LedgerSaveInterval < 0 {
 		o.LedgerSaveInterval = DefaultLedgerSaveInterval
 	}
-	return &Engine{connect: connect, log: o.Logger, clock: clock.Or(o.Clock), prefix: hex.EncodeToString(b[:]),
+	return &Engine{connect: connect, log: o.Logger, clock: clock.Or(o.Clock), prefix: hex.EncodeToString(b[:]), cache: desired.NewCache(),
 		ledgerLockWait: o.LedgerLockWait, ledgerSaveEvery: o.LedgerSaveInterval}
 }
 
@@ -381,7 +385,8 @@ func (e *Engine) stage(run *Run, s Stage, fn func() error) bool {
 }
 
 func (e *Engine) load(run *Run, req Request) error {
-	opts := []desired.Option{desired.WithSecretFilesOutside(req.SecretFilesOutside), desired.WithSecretKeys(secretKeysOr(req.Policy.SecretKeys))}
+	opts := []desired.Option{desired.WithSecretFilesOutside(req.SecretFilesOutside), desired.WithSecretKeys(secretKeysOr(req.Policy.SecretKeys)),
+		desired.WithCache(e.cache)}
 	if req.LookupEnv != nil {
 		opts = append(opts, desired.WithLookupEnv(req.LookupEnv))
 	}
