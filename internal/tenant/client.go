@@ -133,6 +133,9 @@ func (c *Client) ReadOnly() *Client { return &Client{shared: c.shared, readOnly:
 // IsReadOnly reports whether c refuses writes.
 func (c *Client) IsReadOnly() bool { return c.readOnly }
 
+// maxTokenRefusals bounds the 401 answers one call renews its token after.
+const maxTokenRefusals = 4
+
 // request is one call of the API.
 type request struct {
 	op, object   string // for errors: "get service desk integration", its name or id
@@ -166,7 +169,11 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		return nil, fmt.Errorf("%s: %w", what, ErrReadOnly)
 	}
 	var retries, limited int
-	refreshed := false
+	// refused is the last token the tenant answered 401 to, and refusals counts them: each
+	// refused token gets one fresh one, so a token that expires early during a long wait
+	// (a backoff, a Retry-After) after an earlier refresh is renewed again; a fresh token
+	// refused at once, or too many refusals, end the call.
+	refused, refusals := "", 0
 	for {
 		if err := c.waitTurn(ctx); err != nil {
 			return nil, &RequestError{Op: r.op, Object: r.object, Method: r.method, Path: r.path, Err: err}
@@ -219,10 +226,11 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			e := c.apiError(r, resp, tok)
 			e.Err = redirectError(resp.header.Get("Location"))
 			return nil, e
-		case s == http.StatusUnauthorized && !refreshed:
-			// The token expired or was revoked early: one fresh token, one more try. The
+		case s == http.StatusUnauthorized && tok != refused && refusals < maxTokenRefusals:
+			// The token expired or was revoked early: a fresh token, one more try. The
 			// tenant refused the request, so even a POST is safe to repeat.
-			refreshed = true
+			refused = tok
+			refusals++
 			c.tokens.invalidate(tok)
 			c.retryHook(r, "401")
 			c.log.WarnContext(ctx, "tenant refused the token; fetching a new one", "op", r.op, "route", r.route)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdim-sync/sdim-sync/internal/clock"
 	"github.com/sdim-sync/sdim-sync/internal/emulator"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
 	"github.com/sdim-sync/sdim-sync/internal/tenant"
@@ -451,5 +452,59 @@ func TestTokenEndpointRetryAfter(t *testing.T) {
 	}
 	if h.retry("token") != 1 {
 		t.Errorf("retries %v", h.retries)
+	}
+}
+
+// expireDuringRetry answers the first API request after a token refresh with a 503 and,
+// meanwhile, lets the tenant's clock run past the fresh token's lifetime, so the retry
+// that follows the backoff carries a token the tenant has expired in between.
+type expireDuringRetry struct {
+	next    http.RoundTripper
+	fake    *clock.Fake
+	mu      sync.Mutex
+	tokens  int
+	tripped bool
+}
+
+func (e *expireDuringRetry) RoundTrip(r *http.Request) (*http.Response, error) {
+	e.mu.Lock()
+	if r.URL.Path == emulator.TokenPath {
+		e.tokens++
+	}
+	trip := e.tokens == 2 && !e.tripped && r.URL.Path != emulator.TokenPath
+	if trip {
+		e.tripped = true
+		e.fake.Advance(emulator.DefaultTokenTTL + time.Second)
+	}
+	e.mu.Unlock()
+	if trip {
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable",
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(`{"messages":[{"text":"busy"}]}`)),
+			Request: r}, nil
+	}
+	return e.next.RoundTrip(r)
+}
+
+// TestTokenExpiresAgainDuringARetry: a call whose token was refused and renewed, and whose
+// fresh token then expires while it waits out a 5xx, renews it once more and succeeds,
+// instead of ending with "refused even after a fresh one" (found by the daemon's soak).
+func TestTokenExpiresAgainDuringARetry(t *testing.T) {
+	fake := newFakeClock()
+	env := startEmulator(t, emulator.Config{Now: fake.Now})
+	s := env.settings(t, sdim.V3)
+	rt := &expireDuringRetry{next: env.srv.Client().Transport, fake: fake}
+	c, err := tenant.New(s, tenant.WithTransport(rt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListServiceDesk(t.Context(), tenant.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fake.Advance(emulator.DefaultTokenTTL + time.Second) // the first token expires at the tenant
+	if _, err := c.ListServiceDesk(t.Context(), tenant.ListOptions{}); err != nil {
+		t.Fatalf("a token that expires again during a retry ended the call: %v", err)
+	}
+	if !rt.tripped || rt.tokens != 3 {
+		t.Errorf("tripped %v, %d tokens fetched; want the 503 and 3 tokens", rt.tripped, rt.tokens)
 	}
 }
