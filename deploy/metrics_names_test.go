@@ -81,7 +81,7 @@ func servedMetricNames(t *testing.T) map[string]bool {
 	daemon := exec.CommandContext(ctx, bin, "serve", "../configs/examples", "--listen", addr, "--mode", "observe", "--log-format", "json")
 	daemon.Env = append(os.Environ(),
 		"SAIL_BASE_URL="+baseURL, "SAIL_CLIENT_ID=sdim-sync-demo", "SAIL_CLIENT_SECRET=demo-secret",
-		"SNOW_PASSWORD=test", "JIRA_API_TOKEN=test", "FACILITIES_API_TOKEN=test")
+		"SNOW_PASSWORD=test", "JIRA_API_TOKEN=test", "FACILITIES_API_TOKEN=test", "XDG_STATE_HOME="+t.TempDir())
 	var daemonLog strings.Builder
 	daemon.Stdout, daemon.Stderr = &daemonLog, &daemonLog
 	if err := daemon.Start(); err != nil {

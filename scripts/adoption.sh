@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 N=${1:-10000}
 PORT=${2:-7195}
 WORK=$(mktemp -d)
+export XDG_STATE_HOME=$WORK/state   # the ledger of this run only, not the user's
 BIN=$WORK/sdim-sync
 EMU=""
 trap '[ -n "$EMU" ] && kill $EMU 2>/dev/null; rm -rf "$WORK"' EXIT

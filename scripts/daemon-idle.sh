@@ -12,6 +12,7 @@ DURATION=${2:-180}
 EPORT=${EPORT:-7196}
 DPORT=${DPORT:-9496}
 WORK=$(mktemp -d)
+export XDG_STATE_HOME=$WORK/state   # the ledger of this run only, not the user's
 BIN=$WORK/sdim-sync
 EMU="" DAEMON=""
 trap '[ -n "$DAEMON" ] && kill $DAEMON 2>/dev/null; [ -n "$EMU" ] && kill $EMU 2>/dev/null; rm -rf "$WORK"' EXIT

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${1:-7100}
 WORK=$(mktemp -d)
+export XDG_STATE_HOME=$WORK/state   # the ledger of this run only, not the user's
 BIN=$WORK/sdim-sync
 echo "== building sdim-sync"
 go build -o "$BIN" ./cmd/sdim-sync

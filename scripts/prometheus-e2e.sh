@@ -45,6 +45,7 @@ log "$(prometheus --version 2>&1 | head -n 1)"
 
 # --- work dir, processes and the cleanup ------------------------------------------------
 WORK=$(mktemp -d)
+export XDG_STATE_HOME=$WORK/state   # the ledger of this run only, not the user's
 EMU_PID='' DAEMON_PID='' PROM_PID=''
 
 stop() { # stop PID: end one process we started, by its id, and reap it

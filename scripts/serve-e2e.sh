@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 EPORT=${1:-7197}
 DPORT=${2:-9497}
 WORK=$(mktemp -d)
+export XDG_STATE_HOME=$WORK/state   # the ledger of this run only, not the user's
 BIN=$WORK/sdim-sync
 EMU="" DAEMON=""
 cleanup() {

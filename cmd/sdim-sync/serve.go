@@ -148,6 +148,8 @@ type serveSettings struct {
 	driftLimit  int
 	emulator    *emulatorConfig
 	configDir   string
+	// ephemeralState: the ledger goes to a temporary directory removed at exit.
+	ephemeralState bool
 }
 
 // mergeServe stacks the defaults, the config file's serve section and the flags given.
@@ -238,8 +240,14 @@ func mergeServe(cmd *cobra.Command, conn *connFlags, args []string, o serveOpts)
 	if !changed("state-dir") && sc.StateDir != "" {
 		o.stateDir = rel(sc.StateDir)
 	}
-	if err := o.settleStateDir(conn); err != nil {
-		problems = append(problems, err.Error())
+	// The emulated tenant of an emulator section lives in this process only: unless a
+	// state directory is given, its ledger is a temporary one (runServe makes it), so
+	// that demo runs leave no ledgers of tenants that are gone behind.
+	st.ephemeralState = cf.Emulator != nil && o.stateDir == ""
+	if !st.ephemeralState {
+		if err := o.settleStateDir(conn); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
 
 	mode := daemon.Mode(str("mode", o.mode, sc.Mode))
@@ -323,6 +331,15 @@ func runServe(cmd *cobra.Command, conn *connFlags, args []string, o serveOpts) e
 	}
 	log := daemonLogger(cmd.ErrOrStderr(), st.logFormat, st.logLevel)
 
+	if st.ephemeralState {
+		dir, err := os.MkdirTemp("", "sdim-sync-emulated-state-")
+		if err != nil {
+			return fmt.Errorf("a state directory for the emulated tenant: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		st.cfg.StateDir = dir
+		log.Info("the emulated tenant lives in this process only, and so does its ledger: a temporary state directory, removed at exit", "stateDir", dir)
+	}
 	var settings tenant.Settings
 	if st.emulator != nil {
 		stop, s, err := startEmulator(ctx, st.emulator, log)
