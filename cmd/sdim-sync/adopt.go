@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sdim-sync/sdim-sync/internal/engine"
+	"github.com/sdim-sync/sdim-sync/internal/planner"
 	"github.com/sdim-sync/sdim-sync/internal/sdim"
 )
 
@@ -94,7 +95,7 @@ declared objects it finds in sync. A lost ledger owns nothing: adopt again to re
 			if a.ID != "" {
 				id = " (id " + a.ID + ")"
 			}
-			fmt.Fprintf(out, "%s %s%s%s\n", verb, label(a.Kind, a.Name), id, note)
+			fmt.Fprintf(out, "%s %s%s%s\n", verb, planner.Label(a.Kind, a.Name), id, note)
 		}
 		state := "Adopted"
 		if o.dryRun {
@@ -104,15 +105,4 @@ declared objects it finds in sync. A lost ledger owns nothing: adopt again to re
 		return nil
 	}
 	return cmd
-}
-
-// label names an object for people, as the plan does.
-func label(k sdim.Kind, name string) string {
-	if k == sdim.KindStatusCheck {
-		if name == "" {
-			return "StatusCheckConfiguration"
-		}
-		return fmt.Sprintf("StatusCheckConfiguration %q", name)
-	}
-	return fmt.Sprintf("%s %q", k, name)
 }

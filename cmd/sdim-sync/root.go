@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/sdim-sync/sdim-sync/internal/sdim"
 	"io"
 	"runtime"
 	"runtime/debug"
@@ -170,7 +171,7 @@ func suggest(word string, candidates []string) string {
 	best, bestDist := "", -1
 	for _, c := range candidates {
 		lc := strings.ToLower(c)
-		d := editDistance(lw, lc)
+		d := sdim.EditDistance(lw, lc)
 		if len(lw) >= 3 && strings.HasPrefix(lc, lw) {
 			d = min(d, 1) // a flag cut short: --prun for --prune, --detailed for --detailed-exitcode
 		}
@@ -183,33 +184,6 @@ func suggest(word string, candidates []string) string {
 		return ""
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between two strings, by rune, with a swap of
-// two neighbours counting as one edit (--mdoe for --mode).
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }
 
 // colourAllowed reports whether the environment lets a terminal be coloured: not with

@@ -237,9 +237,10 @@ type SecretPush struct {
 
 // Label names the object for people: `ServiceDeskIntegration "Jira"`, or the status-check
 // configuration.
-func (c Change) Label() string { return label(c.Kind, c.Name) }
+func (c Change) Label() string { return Label(c.Kind, c.Name) }
 
-func label(k sdim.Kind, name string) string {
+// Label names an object of kind k for people, as plans, logs and errors do.
+func Label(k sdim.Kind, name string) string {
 	if k == sdim.KindStatusCheck {
 		if name == "" {
 			return "StatusCheckConfiguration"

@@ -176,7 +176,7 @@ func WriteText(w io.Writer, r *Result, o TextOptions) error {
 		}
 		b.WriteString("Unmanaged: in the tenant, not in the desired state, left alone:\n")
 		for _, u := range r.Unmanaged {
-			fmt.Fprintf(&b, "  %s (id %s)%s\n", label(u.Kind, u.Name), u.ID, unmanagedNote(u))
+			fmt.Fprintf(&b, "  %s (id %s)%s\n", Label(u.Kind, u.Name), u.ID, unmanagedNote(u))
 		}
 	}
 	out := strings.TrimRight(b.String(), "\n") + "\n\n" + p.paint(ansiBold, Summary(r)) + "\n"

@@ -1,6 +1,9 @@
 package sdim
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseAPIVersion(t *testing.T) {
 	tests := []struct {
@@ -53,5 +56,24 @@ func TestSecretKeySet(t *testing.T) {
 		if s.Has(k) {
 			t.Errorf("Has(%q) = true, want false", k)
 		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"kind", "kind", 0}, {"knid", "kind", 1}, {"--mdoe", "--mode", 1},
+		{"kind", "kid", 1}, {"spec", "spek", 1}, {"name", "", 4}, {"sepc", "spec", 1},
+		{strings.Repeat("a", 65), strings.Repeat("a", 65), 0}, {strings.Repeat("a", 65), "a", 65},
+	}
+	for _, tt := range tests {
+		if got := EditDistance(tt.a, tt.b); got != tt.want {
+			t.Errorf("EditDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+	if got := Count(1, "delete", "deletes") + ", " + Count(2, "delete", "deletes"); got != "1 delete, 2 deletes" {
+		t.Errorf("Count: %q", got)
 	}
 }
