@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // BenchmarkLoad10k loads 10,000 service desk integrations in 100 files, each with
@@ -63,6 +66,8 @@ options:
 		}
 	}
 	b.ReportAllocs()
+	peak := samplePeakHeap(b)
+	var last *State // kept, so that the heap after is what a load leaves (with the cache, if any)
 	for b.Loop() {
 		st, err := Load(dir, opts...)
 		if err != nil {
@@ -71,6 +76,43 @@ options:
 		if len(st.ServiceDesk) != files*perFile {
 			b.Fatalf("loaded %d integrations", len(st.ServiceDesk))
 		}
+		last = st
 	}
 	b.ReportMetric(files*perFile, "integrations/op")
+	peak()
+	runtime.KeepAlive(last)
+}
+
+// samplePeakHeap samples the heap in use every 2 ms from now on; the function it returns
+// stops sampling and reports the peak and the live heap after a GC, in MB. A load's peak
+// is about twice what it keeps (the collector runs when the heap doubles), so these two
+// figures are what a memory target for the load is about.
+func samplePeakHeap(b *testing.B) func() {
+	runtime.GC()
+	var peak atomic.Uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		b.ReportMetric(float64(peak.Load())/1e6, "peak-heap-MB")
+		b.ReportMetric(float64(m.HeapInuse)/1e6, "heap-after-MB")
+	}
 }
