@@ -401,15 +401,8 @@ func (d *Daemon) runOnce(ctx context.Context, triggers []engine.Trigger) {
 	log := d.log.With("run", id, "trigger", string(trigger))
 
 	d.mu.Lock()
-	files := d.secretFiles
 	d.running = &runningRun{ID: id, Triggers: triggers, Start: d.clock.Now()}
 	d.mu.Unlock()
-	digest, err := desired.Scan(d.cfg.Dir, files)
-	if err == nil {
-		d.mu.Lock()
-		d.baseline = digest
-		d.mu.Unlock()
-	}
 	log.Info("run started", "coalesced", triggerNames(triggers), "mode", string(d.cfg.Mode))
 
 	run := d.eng.Reconcile(rctx, engine.Request{
@@ -423,9 +416,9 @@ func (d *Daemon) runOnce(ctx context.Context, triggers []engine.Trigger) {
 		Concurrency:        d.cfg.Concurrency,
 		Grace:              d.cfg.ShutdownGrace,
 	})
+	digest := d.newBaseline(log, run)
 	d.record(run, triggers, digest)
 	d.logRun(log, run)
-	d.watchSecretFiles(log, run)
 	if d.obs != nil {
 		d.obs.ObserveRun(run)
 	}
@@ -472,32 +465,31 @@ func (d *Daemon) logRun(log *slog.Logger, run *engine.Run) {
 	}
 }
 
-// watchSecretFiles points the watcher at the secret files the run's load read.
-func (d *Daemon) watchSecretFiles(log *slog.Logger, run *engine.Run) {
+// newBaseline makes what the run loaded the content later file events are compared with:
+// the load's own digest (so a directory is read once per run, not scanned besides), or,
+// when the load failed, a scan with the secret files of the last good load. It points the
+// watcher at the secret files the load read.
+func (d *Daemon) newBaseline(log *slog.Logger, run *engine.Run) desired.Digest {
+	d.mu.Lock()
+	w, files := d.watcher, d.secretFiles
+	d.mu.Unlock()
 	if run.Desired == nil {
-		return
+		digest, err := desired.Scan(d.cfg.Dir, files)
+		if err != nil {
+			return desired.Digest{}
+		}
+		d.mu.Lock()
+		d.baseline = digest
+		d.mu.Unlock()
+		return digest
 	}
 	d.mu.Lock()
-	w, old, base := d.watcher, d.secretFiles, d.baseline
+	d.baseline, d.secretFiles = run.Desired.Inputs, run.Desired.SecretFiles
 	d.mu.Unlock()
-	if slices.Equal(old, run.Desired.SecretFiles) {
-		return
+	if w != nil && !slices.Equal(files, run.Desired.SecretFiles) {
+		if err := w.SetFiles(run.Desired.SecretFiles); err != nil {
+			log.Warn("cannot watch the secret files; a change to them is seen at the next scheduled run", "error", err)
+		}
 	}
-	// The baseline was scanned with the old list. When nothing moved since, rescan it with
-	// the new one, so that the next file event is not mistaken for a change; when something
-	// did, keep it: the next check then asks for the run that change needs.
-	again, err1 := desired.Scan(d.cfg.Dir, old)
-	renewed, err2 := desired.Scan(d.cfg.Dir, run.Desired.SecretFiles)
-	d.mu.Lock()
-	d.secretFiles = run.Desired.SecretFiles
-	if err1 == nil && err2 == nil && again.Equal(base) {
-		d.baseline = renewed
-	}
-	d.mu.Unlock()
-	if w == nil {
-		return
-	}
-	if err := w.SetFiles(run.Desired.SecretFiles); err != nil {
-		log.Warn("cannot watch the secret files; a change to them is seen at the next scheduled run", "error", err)
-	}
+	return run.Desired.Inputs
 }

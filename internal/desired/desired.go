@@ -62,6 +62,10 @@ type State struct {
 	// SecretFiles are the files ${file:...} references were read from: absolute paths with
 	// symbolic links resolved, sorted. A watcher watches them besides the directory.
 	SecretFiles []string
+	// Inputs is the Digest of what this load read (YAML files and secret files): equal to
+	// what Scan(Dir, SecretFiles) gives while nothing changes, so a watcher compares its
+	// scans with it and needs no scan of its own before a load.
+	Inputs Digest
 }
 
 // Resource is what every kind of resource carries besides its spec.

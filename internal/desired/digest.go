@@ -13,7 +13,8 @@ import (
 
 // Digest identifies the content of a desired state's inputs: every YAML file Load would
 // read (by its path relative to the directory, and its bytes) and every secret file the
-// last load read. Two scans of unchanged inputs give equal digests, whatever the files'
+// last load read (by the value it yields). Scan computes it without parsing; a State that
+// loaded carries the one of what it loaded (State.Inputs). Two scans of unchanged inputs give equal digests, whatever the files'
 // times; a file added, removed, renamed or edited changes it.
 type Digest struct {
 	// Files is the number of YAML files scanned.
@@ -51,7 +52,7 @@ func Scan(dir string, secretFiles []string) (Digest, error) {
 	}
 	l := &loader{cfg: newConfig(nil), dir: dir, root: root}
 	files, problems := l.find()
-	state, all := sha256.New(), sha256.New()
+	state := sha256.New()
 	for _, f := range files {
 		entry(state, "file", f.rel)
 		hashFile(state, f.path, DefaultMaxFileSize)
@@ -61,18 +62,32 @@ func Scan(dir string, secretFiles []string) (Digest, error) {
 	for _, p := range problems {
 		entry(state, "problem", p.File+": "+p.Msg)
 	}
-	var d Digest
-	d.Files = len(files)
-	d.State = hex.EncodeToString(state.Sum(nil))
-	all.Write([]byte(d.State))
-	secrets := slices.Clone(secretFiles)
-	slices.Sort(secrets)
-	for _, path := range secrets {
-		entry(all, "secret", path)
-		hashFile(all, path, MaxSecretFileSize)
+	secrets := map[string]fileSecret{}
+	for _, path := range secretFiles {
+		secrets[path] = readSecret(path)
+	}
+	return inputsDigest(hex.EncodeToString(state.Sum(nil)), len(files), secrets), nil
+}
+
+// inputsDigest completes a Digest from the YAML files' digest and the secret files as read
+// (Scan reads them; Load has them from resolving the references): the same content gives
+// the same Digest either way.
+func inputsDigest(state string, files int, secrets map[string]fileSecret) Digest {
+	d := Digest{Files: files, State: state}
+	all := sha256.New()
+	all.Write([]byte(state))
+	paths := make([]string, 0, len(secrets))
+	for p := range secrets {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		entry(all, "secret", p)
+		sum := depSum(secrets[p].value, secrets[p].err)
+		entry(all, "value", hex.EncodeToString(sum[:]))
 	}
 	copy(d.all[:], all.Sum(nil))
-	return d, nil
+	return d
 }
 
 // entry writes a length-prefixed record, so that no two sequences of records hash alike.

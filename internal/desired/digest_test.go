@@ -77,6 +77,9 @@ func TestScanAgreesWithLoad(t *testing.T) {
 	if d.Files != st.Files || d.State != st.Digest || len(st.Digest) != 64 {
 		t.Errorf("Scan: %d files, digest %q; Load read %d files, digest %q", d.Files, d.State, st.Files, st.Digest)
 	}
+	if !d.Equal(st.Inputs) {
+		t.Error("Scan of what Load read differs from the load's Inputs")
+	}
 	if len(st.Paths) != 1 || st.Paths[0] != "a.yaml" {
 		t.Errorf("Paths = %q", st.Paths)
 	}

@@ -98,6 +98,7 @@ func Load(dir string, opts ...Option) (*State, error) {
 		st.SecretFiles = append(st.SecretFiles, path)
 	}
 	slices.Sort(st.SecretFiles)
+	st.Inputs = inputsDigest(st.Digest, len(files), l.secretFiles)
 	return st, nil
 }
 
