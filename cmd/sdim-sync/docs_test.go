@@ -267,9 +267,6 @@ func loopbackAnyPort(args []string) []string {
 			return args
 		}
 	}
-	if args[0] == "serve" && slices.Contains(args, "--config") {
-		return append(args, "--listen", "127.0.0.1:0")
-	}
 	return append(args, "--listen", "127.0.0.1:0")
 }
 
