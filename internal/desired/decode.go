@@ -164,20 +164,20 @@ type pair struct {
 // mapping returns the pairs of a mapping node in file order, with merge keys (<<)
 // expanded (keys written in the mapping win over merged ones) and repeated keys reported.
 // It reports a problem and returns false when n is not a mapping.
-func (d *fileDecoder) mapping(n *yaml.Node, path string) ([]pair, bool) {
-	return d.mappingDepth(n, path, 0)
+func (d *fileDecoder) mapping(n *yaml.Node, at path) ([]pair, bool) {
+	return d.mappingDepth(n, at, 0)
 }
 
-func (d *fileDecoder) mappingDepth(n *yaml.Node, path string, depth int) ([]pair, bool) {
+func (d *fileDecoder) mappingDepth(n *yaml.Node, at path, depth int) ([]pair, bool) {
 	n = d.deref(n)
 	if n.Kind != yaml.MappingNode {
 		if !d.stopped {
-			d.errorf(n, "%s: want a mapping, got %s", path, describe(n))
+			d.errorf(n, "%s: want a mapping, got %s", at.String(), describe(n))
 		}
 		return nil, false
 	}
 	if depth > maxDepth {
-		d.errorf(n, "%s: merge keys nested more than %d deep (a recursive alias?)", path, maxDepth)
+		d.errorf(n, "%s: merge keys nested more than %d deep (a recursive alias?)", at.String(), maxDepth)
 		return nil, false
 	}
 	pairs := make([]pair, 0, len(n.Content)/2)
@@ -209,12 +209,12 @@ func (d *fileDecoder) mappingDepth(n *yaml.Node, path string, depth int) ([]pair
 			continue
 		}
 		if kd.Kind != yaml.ScalarNode || isNull(kd) {
-			d.errorf(k, "%s: a key must be text, not %s", path, describe(kd))
+			d.errorf(k, "%s: a key must be text, not %s", at.String(), describe(kd))
 			continue
 		}
 		key := kd.Value
 		if prev := lookup(key); prev != nil {
-			d.errorf(k, "%s: key %q appears twice (first at line %d): keep one", path, key, prev.k.Line)
+			d.errorf(k, "%s: key %q appears twice (first at line %d): keep one", at.String(), key, prev.k.Line)
 			continue
 		}
 		add(pair{key: key, k: k, v: d.deref(v)})
@@ -228,7 +228,7 @@ func (d *fileDecoder) mappingDepth(n *yaml.Node, path string, depth int) ([]pair
 			sources = []*yaml.Node{m}
 		}
 		for _, src := range sources {
-			merged, ok := d.mappingDepth(src, path+" (merged with <<)", depth+1)
+			merged, ok := d.mappingDepth(src, at.suffix(" (merged with <<)"), depth+1)
 			if !ok {
 				continue
 			}
@@ -251,26 +251,27 @@ func findPair(ps []pair, key string) *pair {
 	return nil
 }
 
-// fields checks the keys of a mapping against the known keys, reporting unknown ones
-// with a suggestion, and calls fn for each known one. It returns the keys present.
-// refuse, when not nil, gives the message for a key that must not appear here ("" for
-// the others). It returns the keys present.
-func (d *fileDecoder) fields(pairs []pair, path string, known []string, refuse func(string) string, fn func(p pair, path string)) keySet {
+// fields checks the keys of a mapping at a path against the known keys, reporting
+// unknown ones with a suggestion, and calls fn for each known one. refuse, when not nil,
+// gives the message for a key that must not appear here ("" for the others). It returns
+// the keys present. fn makes the path of the field itself (at.key(p.key)): a path
+// handed to a function value would have to live on the heap, which is what paths avoid.
+func (d *fileDecoder) fields(pairs []pair, at path, known []string, refuse func(string) string, fn func(p pair)) keySet {
 	seen := keySet{known: known}
 	for _, p := range pairs {
 		if refuse != nil {
 			if msg := refuse(p.key); msg != "" {
-				d.errorf(p.k, "%s: %s %s", path, p.key, msg)
+				d.errorf(p.k, "%s: %s %s", at.String(), p.key, msg)
 				continue
 			}
 		}
 		i := slices.Index(known, p.key)
 		if i < 0 {
-			d.unknownKey(p, path, known)
+			d.unknownKey(p, at, known)
 			continue
 		}
 		seen.bits |= 1 << i
-		fn(p, join(path, p.key))
+		fn(p)
 	}
 	return seen
 }
@@ -286,8 +287,8 @@ func (k keySet) has(key string) bool {
 	return i >= 0 && k.bits&(1<<i) != 0
 }
 
-func (d *fileDecoder) unknownKey(p pair, path string, known []string) {
-	where := path
+func (d *fileDecoder) unknownKey(p pair, at path, known []string) {
+	where := at.String()
 	if where == "" {
 		where = "document"
 	}
@@ -298,60 +299,105 @@ func (d *fileDecoder) unknownKey(p pair, path string, known []string) {
 	d.errorf(p.k, "%s: unknown key %q; the keys here are %s", where, p.key, strings.Join(known, ", "))
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
+// path names a place in a document as problems show it: spec.attributes.url,
+// options.ignore[2], spec (merged with <<). It is a chain of segments, each held by the
+// function decoding that place (on its stack), and is spelled out only when a problem is
+// reported: joining the names of every field decoded, as strings, cost about 30
+// allocations per document that reported nothing.
+type path struct {
+	up    *path  // nil for the first segment
+	text  string // a key, or the first segment as a whole, or a suffix
+	index int    // of an item
+	kind  segment
+}
+
+type segment uint8
+
+const (
+	keySegment    segment = iota // .text after the path above, or text alone after an empty one
+	itemSegment                  // [index]
+	suffixSegment                // text as it is
+)
+
+// pathOf is a path of one segment, such as "spec", "options.allowSecretClear", or "" for
+// the top of a document.
+func pathOf(s string) path { return path{text: s} }
+
+// key is the path of the value under key k of the mapping at p.
+func (p *path) key(k string) path { return path{up: p, text: k} }
+
+// item is the path of item i of the list at p.
+func (p *path) item(i int) path { return path{up: p, index: i, kind: itemSegment} }
+
+// suffix is p with s appended as it is.
+func (p *path) suffix(s string) path { return path{up: p, text: s, kind: suffixSegment} }
+
+func (p *path) String() string { return string(p.appendTo(nil)) }
+
+func (p *path) appendTo(b []byte) []byte {
+	if p.up != nil {
+		b = p.up.appendTo(b)
 	}
-	return path + "." + key
+	switch p.kind {
+	case itemSegment:
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(p.index), 10)
+		return append(b, ']')
+	case keySegment:
+		if len(b) > 0 {
+			b = append(b, '.')
+		}
+	}
+	return append(b, p.text...)
 }
 
 // requireKeys reports each required key missing from a mapping at node n.
-func (d *fileDecoder) requireKeys(n *yaml.Node, path string, seen keySet, required ...string) {
+func (d *fileDecoder) requireKeys(n *yaml.Node, at path, seen keySet, required ...string) {
 	for _, k := range required {
 		if !seen.has(k) {
-			d.errorf(n, "%s: %s is required", path, k)
+			d.errorf(n, "%s: %s is required", at.String(), k)
 		}
 	}
 }
 
 // scalarText returns the text of a string scalar (timestamps, which YAML 1.1 readers
 // would parse, count as text), reporting other types.
-func (d *fileDecoder) scalarText(n *yaml.Node, path string) (string, bool) {
+func (d *fileDecoder) scalarText(n *yaml.Node, at path) (string, bool) {
 	if n.Kind == yaml.ScalarNode {
 		switch n.ShortTag() {
 		case "!!str", "!!timestamp":
 			return n.Value, true
 		case "!!int", "!!float", "!!bool":
-			d.errorf(n, "%s: want a string, got %s; quote it if it is meant as text: %q", path, describe(n), n.Value)
+			d.errorf(n, "%s: want a string, got %s; quote it if it is meant as text: %q", at.String(), describe(n), n.Value)
 			return "", false
 		}
 	}
 	if !d.stopped {
-		d.errorf(n, "%s: want a string, got %s", path, describe(n))
+		d.errorf(n, "%s: want a string, got %s", at.String(), describe(n))
 	}
 	return "", false
 }
 
 // str decodes a typed string field: shown in plans, so no secret references.
-func (d *fileDecoder) str(n *yaml.Node, path string) (string, bool) {
-	s, ok := d.scalarText(n, path)
+func (d *fileDecoder) str(n *yaml.Node, at path) (string, bool) {
+	s, ok := d.scalarText(n, at)
 	if !ok {
 		return "", false
 	}
-	return d.literal(n, s, path)
+	return d.literal(n, s, at)
 }
 
 // nonEmpty decodes a typed string field that must not be empty.
-func (d *fileDecoder) nonEmpty(n *yaml.Node, path string) (string, bool) {
-	s, ok := d.str(n, path)
+func (d *fileDecoder) nonEmpty(n *yaml.Node, at path) (string, bool) {
+	s, ok := d.str(n, at)
 	if ok && strings.TrimSpace(s) == "" {
-		d.errorf(n, "%s: must not be empty", path)
+		d.errorf(n, "%s: must not be empty", at.String())
 		return "", false
 	}
 	return s, ok
 }
 
-func (d *fileDecoder) boolean(n *yaml.Node, path string) (bool, bool) {
+func (d *fileDecoder) boolean(n *yaml.Node, at path) (bool, bool) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
 		var b bool
 		if err := n.Decode(&b); err == nil {
@@ -359,13 +405,13 @@ func (d *fileDecoder) boolean(n *yaml.Node, path string) (bool, bool) {
 		}
 	}
 	if !d.stopped {
-		d.errorf(n, "%s: want true or false, got %s", path, describe(n))
+		d.errorf(n, "%s: want true or false, got %s", at.String(), describe(n))
 	}
 	return false, false
 }
 
 // integer decodes a YAML integer.
-func (d *fileDecoder) integer(n *yaml.Node, path string) (int64, bool) {
+func (d *fileDecoder) integer(n *yaml.Node, at path) (int64, bool) {
 	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float" && leadingZero(n.Value)) {
 		v, msg := number(n)
 		if i, ok := v.(int64); ok && msg == "" {
@@ -374,32 +420,32 @@ func (d *fileDecoder) integer(n *yaml.Node, path string) (int64, bool) {
 		if msg == "" {
 			msg = n.Value + " is out of range"
 		}
-		d.errorf(n, "%s: %s", path, msg)
+		d.errorf(n, "%s: %s", at.String(), msg)
 		return 0, false
 	}
 	if !d.stopped {
-		d.errorf(n, "%s: want a whole number, got %s", path, describe(n))
+		d.errorf(n, "%s: want a whole number, got %s", at.String(), describe(n))
 	}
 	return 0, false
 }
 
-func (d *fileDecoder) int32Field(n *yaml.Node, path string, minimum int64) (int32, bool) {
-	i, ok := d.integer(n, path)
+func (d *fileDecoder) int32Field(n *yaml.Node, at path, minimum int64) (int32, bool) {
+	i, ok := d.integer(n, at)
 	if !ok {
 		return 0, false
 	}
 	if i < minimum || i > math.MaxInt32 {
-		d.errorf(n, "%s: %d is out of range: want %d to %d", path, i, minimum, math.MaxInt32)
+		d.errorf(n, "%s: %d is out of range: want %d to %d", at.String(), i, minimum, math.MaxInt32)
 		return 0, false
 	}
 	return int32(i), true
 }
 
 // sequence returns the dereferenced items of a list.
-func (d *fileDecoder) sequence(n *yaml.Node, path string) ([]*yaml.Node, bool) {
+func (d *fileDecoder) sequence(n *yaml.Node, at path) ([]*yaml.Node, bool) {
 	if n.Kind != yaml.SequenceNode {
 		if !d.stopped {
-			d.errorf(n, "%s: want a list, got %s", path, describe(n))
+			d.errorf(n, "%s: want a list, got %s", at.String(), describe(n))
 		}
 		return nil, false
 	}
@@ -411,15 +457,15 @@ func (d *fileDecoder) sequence(n *yaml.Node, path string) ([]*yaml.Node, bool) {
 }
 
 // stringList decodes a list of non-empty typed strings.
-func (d *fileDecoder) stringList(n *yaml.Node, path string) ([]string, bool) {
-	items, ok := d.sequence(n, path)
+func (d *fileDecoder) stringList(n *yaml.Node, at path) ([]string, bool) {
+	items, ok := d.sequence(n, at)
 	if !ok {
 		return nil, false
 	}
 	out := make([]string, 0, len(items))
 	good := true
 	for i, it := range items {
-		s, ok := d.nonEmpty(it, path+"["+strconv.Itoa(i)+"]")
+		s, ok := d.nonEmpty(it, at.item(i))
 		good = good && ok
 		out = append(out, s)
 	}
@@ -429,31 +475,31 @@ func (d *fileDecoder) stringList(n *yaml.Node, path string) ([]string, bool) {
 // value decodes an open JSON value (attributes and the like). secrets says whether
 // secret references may appear in its strings; secretKey whether the value sits under a
 // key whose value is a secret (a password), so that even a literal is held as one.
-func (d *fileDecoder) value(n *yaml.Node, path string, depth int, secrets, secretKey bool) (any, bool) {
+func (d *fileDecoder) value(n *yaml.Node, at path, depth int, secrets, secretKey bool) (any, bool) {
 	if n.Kind == yaml.AliasNode && d.outerAlias == nil {
 		d.outerAlias = n
 		defer func() { d.outerAlias = nil }()
 	}
 	n = d.deref(n)
 	if depth > maxDepth {
-		d.errorf(n, "%s: nested more than %d levels deep (a recursive alias?)", path, maxDepth)
+		d.errorf(n, "%s: nested more than %d levels deep (a recursive alias?)", at.String(), maxDepth)
 		return nil, false
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
-		return d.object(n, path, depth, secrets)
+		return d.object(n, at, depth, secrets)
 	case yaml.SequenceNode:
 		out := make([]any, len(n.Content))
 		good := true
 		for i, c := range n.Content {
-			v, ok := d.value(c, path+"["+strconv.Itoa(i)+"]", depth+1, secrets, secretKey)
+			v, ok := d.value(c, at.item(i), depth+1, secrets, secretKey)
 			good = good && ok
 			out[i] = v
 		}
 		return out, good
 	case yaml.ScalarNode:
 	default:
-		d.errorf(n, "%s: unexpected %s", path, describe(n))
+		d.errorf(n, "%s: unexpected %s", at.String(), describe(n))
 		return nil, false
 	}
 	switch n.ShortTag() {
@@ -466,7 +512,7 @@ func (d *fileDecoder) value(n *yaml.Node, path string, depth int, secrets, secre
 	case "!!int", "!!float":
 		v, msg := number(n)
 		if msg != "" {
-			d.errorf(n, "%s: %s", path, msg)
+			d.errorf(n, "%s: %s", at.String(), msg)
 			return nil, false
 		}
 		return v, true
@@ -476,35 +522,35 @@ func (d *fileDecoder) value(n *yaml.Node, path string, depth int, secrets, secre
 			// parser leaves as text: kept as the number it is.
 			v, msg := number(n)
 			if msg != "" {
-				d.errorf(n, "%s: %s", path, msg)
+				d.errorf(n, "%s: %s", at.String(), msg)
 				return nil, false
 			}
 			return v, true
 		}
-		return d.text(n, n.Value, path, secrets, secretKey)
+		return d.text(n, n.Value, at, secrets, secretKey)
 	case "!!binary":
-		d.errorf(n, "%s: binary (!!binary) values are not supported: write the text itself", path)
+		d.errorf(n, "%s: binary (!!binary) values are not supported: write the text itself", at.String())
 		return nil, false
 	}
-	d.errorf(n, "%s: the tag %s is not supported: remove it", path, n.Tag)
+	d.errorf(n, "%s: the tag %s is not supported: remove it", at.String(), n.Tag)
 	return nil, false
 }
 
 // object decodes a mapping of open values.
-func (d *fileDecoder) object(n *yaml.Node, path string, depth int, secrets bool) (map[string]any, bool) {
-	pairs, ok := d.mappingDepth(n, path, depth)
+func (d *fileDecoder) object(n *yaml.Node, at path, depth int, secrets bool) (map[string]any, bool) {
+	pairs, ok := d.mappingDepth(n, at, depth)
 	if !ok {
 		return nil, false
 	}
 	out := make(map[string]any, len(pairs))
 	good := true
 	for _, p := range pairs {
-		key, ok := d.literalWhy(p.k, p.key, path, "is not allowed in a key, because keys are shown in plans")
+		key, ok := d.literalWhy(p.k, p.key, at, "is not allowed in a key, because keys are shown in plans")
 		if !ok {
 			good = false
 			continue
 		}
-		v, ok := d.value(p.v, join(path, key), depth+1, secrets, d.l.cfg.secretKeys.Has(key))
+		v, ok := d.value(p.v, at.key(key), depth+1, secrets, d.l.cfg.secretKeys.Has(key))
 		good = good && ok
 		out[key] = v
 	}
@@ -565,7 +611,7 @@ func (d *fileDecoder) envelope(doc *yaml.Node) {
 	state := StatePresent
 	if st, ok := taken["state"]; ok {
 		v := d.deref(st[1])
-		s, ok := d.str(v, "state")
+		s, ok := d.str(v, pathOf("state"))
 		if !ok {
 			return
 		}
@@ -606,7 +652,7 @@ func (d *fileDecoder) envelope(doc *yaml.Node) {
 	if allowK == nil {
 		return
 	}
-	keys, ok := d.allowSecretClear(d.deref(allowV), "options.allowSecretClear")
+	keys, ok := d.allowSecretClear(d.deref(allowV), pathOf("options.allowSecretClear"))
 	switch {
 	case len(d.res.statusChecks) > sc:
 		d.errorf(allowK, "options.allowSecretClear: a StatusCheckConfiguration holds no secrets: remove it")
@@ -620,25 +666,25 @@ func (d *fileDecoder) envelope(doc *yaml.Node) {
 
 // allowSecretClear decodes options.allowSecretClear: true (every key: ["*"]), false
 // (none), or a list of attribute keys.
-func (d *fileDecoder) allowSecretClear(n *yaml.Node, path string) ([]string, bool) {
+func (d *fileDecoder) allowSecretClear(n *yaml.Node, at path) ([]string, bool) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
-		b, ok := d.boolean(n, path)
+		b, ok := d.boolean(n, at)
 		if b {
 			return []string{"*"}, ok
 		}
 		return nil, ok
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "%s: want true (any secret key), false, or a list of attribute keys such as [password], got %s", path, describe(n))
+		d.errorf(n, "%s: want true (any secret key), false, or a list of attribute keys such as [password], got %s", at.String(), describe(n))
 		return nil, false
 	}
-	keys, ok := d.stringList(n, path)
+	keys, ok := d.stringList(n, at)
 	if !ok {
 		return nil, false
 	}
 	for i, k := range keys {
 		if slices.ContainsFunc(keys[:i], func(o string) bool { return strings.EqualFold(o, k) }) {
-			d.errorf(n.Content[i], "%s[%d]: %q is listed twice", path, i, k)
+			d.errorf(n.Content[i], "%s[%d]: %q is listed twice", at.String(), i, k)
 			return nil, false
 		}
 	}
@@ -648,7 +694,7 @@ func (d *fileDecoder) allowSecretClear(n *yaml.Node, path string) ([]string, boo
 // absent decodes a document with state: absent: kind and name of an object to delete,
 // nothing else.
 func (d *fileDecoder) absent(n *yaml.Node) {
-	pairs, ok := d.mapping(n, "document")
+	pairs, ok := d.mapping(n, pathOf("document"))
 	if !ok {
 		return
 	}
@@ -662,7 +708,7 @@ func (d *fileDecoder) absent(n *yaml.Node) {
 		return ""
 	}
 	var kindN, nameN *yaml.Node
-	d.fields(pairs, "document", absentKeys(), refuse, func(p pair, _ string) {
+	d.fields(pairs, pathOf("document"), absentKeys(), refuse, func(p pair) {
 		switch p.key {
 		case "kind":
 			kindN = p.v
@@ -674,7 +720,7 @@ func (d *fileDecoder) absent(n *yaml.Node) {
 		d.errorf(n, "kind is required: the kind of the object to delete (%s or %s)", sdim.KindServiceDesk, sdim.KindSIM)
 		return
 	}
-	kindText, ok := d.str(kindN, "kind")
+	kindText, ok := d.str(kindN, pathOf("kind"))
 	if !ok {
 		return
 	}
@@ -695,7 +741,7 @@ func (d *fileDecoder) absent(n *yaml.Node) {
 		d.errorf(n, "name is required: the name of the %s to delete", kind)
 		return
 	}
-	name, ok := d.nonEmpty(nameN, "name")
+	name, ok := d.nonEmpty(nameN, pathOf("name"))
 	if !ok {
 		return
 	}

@@ -22,22 +22,22 @@ import (
 // and statusMap): every typed field is shown in plans, so a reference there is a problem.
 
 // literal processes a typed string: escapes are undone, references refused.
-func (d *fileDecoder) literal(n *yaml.Node, s, path string) (string, bool) {
-	return d.literalWhy(n, s, path, "is allowed only in attributes (and in request and statusMap of a SIMIntegration), because this field is shown in plans")
+func (d *fileDecoder) literal(n *yaml.Node, s string, at path) (string, bool) {
+	return d.literalWhy(n, s, at, "is allowed only in attributes (and in request and statusMap of a SIMIntegration), because this field is shown in plans")
 }
 
 // literalWhy is literal with the reason a reference is refused.
-func (d *fileDecoder) literalWhy(n *yaml.Node, s, path, why string) (string, bool) {
+func (d *fileDecoder) literalWhy(n *yaml.Node, s string, at path, why string) (string, bool) {
 	if !strings.Contains(s, "${") {
 		return s, true
 	}
-	out, _, ok := d.expand(n, s, path, why)
+	out, _, ok := d.expand(n, s, at, why)
 	return out, ok
 }
 
 // text processes a string of an open value: a string, or a Secret when it holds a
 // reference or sits under a secret key.
-func (d *fileDecoder) text(n *yaml.Node, s, path string, secrets, secretKey bool) (any, bool) {
+func (d *fileDecoder) text(n *yaml.Node, s string, at path, secrets, secretKey bool) (any, bool) {
 	if !strings.Contains(s, "${") {
 		if secretKey && s != "" {
 			return sdim.NewSecret(s, ""), true
@@ -48,7 +48,7 @@ func (d *fileDecoder) text(n *yaml.Node, s, path string, secrets, secretKey bool
 	if !secrets {
 		why = "is not allowed here, because this field is shown in plans"
 	}
-	out, refs, ok := d.expand(n, s, path, why)
+	out, refs, ok := d.expand(n, s, at, why)
 	if !ok {
 		return nil, false
 	}
@@ -64,7 +64,7 @@ func (d *fileDecoder) text(n *yaml.Node, s, path string, secrets, secretKey bool
 // expand resolves the references of s and undoes its escapes. It returns the sources of
 // the references resolved ("env:NAME", "file:PATH"). refuse, when not "", says why
 // references are refused here.
-func (d *fileDecoder) expand(n *yaml.Node, s, path string, refuse string) (string, []string, bool) {
+func (d *fileDecoder) expand(n *yaml.Node, s string, at path, refuse string) (string, []string, bool) {
 	var b strings.Builder
 	var refs []string
 	good := true
@@ -86,19 +86,19 @@ func (d *fileDecoder) expand(n *yaml.Node, s, path string, refuse string) (strin
 		line, col := refPosition(n, s, j)
 		end := strings.IndexByte(s[j+2:], '}')
 		if end < 0 {
-			d.problemAt(line, col, fmt.Sprintf("%s: a secret reference is not closed with }: write ${env:NAME} or ${file:PATH}, or $${ for a literal ${", path))
+			d.problemAt(line, col, fmt.Sprintf("%s: a secret reference is not closed with }: write ${env:NAME} or ${file:PATH}, or $${ for a literal ${", at.String()))
 			return "", nil, false
 		}
 		ref := s[j+2 : j+2+end]
 		i = j + 2 + end + 1
 		if refuse != "" {
-			d.problemAt(line, col, fmt.Sprintf("%s: the secret reference ${%s} %s; write $${ for a literal ${", path, ref, refuse))
+			d.problemAt(line, col, fmt.Sprintf("%s: the secret reference ${%s} %s; write $${ for a literal ${", at.String(), ref, refuse))
 			good = false
 			continue
 		}
 		value, source, msg := d.resolve(ref)
 		if msg != "" {
-			d.problemAt(line, col, path+": "+msg)
+			d.problemAt(line, col, at.String()+": "+msg)
 			good = false
 			continue
 		}

@@ -77,7 +77,7 @@ func (d *fileDecoder) document(doc *yaml.Node) {
 		d.errorf(n, "a document must be a mapping with kind, name and spec, not %s", describe(n))
 		return
 	}
-	pairs, ok := d.mapping(n, "document")
+	pairs, ok := d.mapping(n, pathOf("document"))
 	if !ok {
 		return
 	}
@@ -90,7 +90,7 @@ func (d *fileDecoder) document(doc *yaml.Node) {
 		return
 	}
 	var kindN, nameN, specN, optsN *yaml.Node
-	d.fields(pairs, "", documentKeys(), nil, func(p pair, _ string) {
+	d.fields(pairs, pathOf(""), documentKeys(), nil, func(p pair) {
 		switch p.key {
 		case "kind":
 			kindN = p.v
@@ -106,7 +106,7 @@ func (d *fileDecoder) document(doc *yaml.Node) {
 		d.errorf(n, "kind is required: one of %s", strings.Join(kindNames(), ", "))
 		return
 	}
-	kindText, ok := d.str(kindN, "kind")
+	kindText, ok := d.str(kindN, pathOf("kind"))
 	if !ok {
 		return
 	}
@@ -122,7 +122,7 @@ func (d *fileDecoder) document(doc *yaml.Node) {
 	name := ""
 	switch {
 	case nameN != nil:
-		name, _ = d.nonEmpty(nameN, "name")
+		name, _ = d.nonEmpty(nameN, pathOf("name"))
 		if name != "" && strings.TrimSpace(name) != name {
 			d.errorf(nameN, "name: %q starts or ends with spaces: remove them", name)
 		}
@@ -166,40 +166,42 @@ func looksLikeDocument(pairs []pair) bool {
 
 func (d *fileDecoder) serviceDeskSpec(n *yaml.Node) sdim.ServiceDeskIntegration {
 	var s sdim.ServiceDeskIntegration
-	pairs, ok := d.mapping(n, "spec")
+	spec := pathOf("spec")
+	pairs, ok := d.mapping(n, spec)
 	if !ok {
 		return s
 	}
 	var clusterN, sourcesN *yaml.Node
-	seen := d.fields(pairs, "spec", serviceDeskKeys(), specRefusal, func(p pair, path string) {
+	seen := d.fields(pairs, spec, serviceDeskKeys(), specRefusal, func(p pair) {
+		at := spec.key(p.key)
 		switch p.key {
 		case "description":
-			s.Description, _ = d.str(p.v, path)
+			s.Description, _ = d.str(p.v, at)
 		case "type":
-			s.Type, _ = d.nonEmpty(p.v, path)
+			s.Type, _ = d.nonEmpty(p.v, at)
 		case "ownerRef":
-			s.OwnerRef = d.ref(p.v, path, sdim.RefIdentity)
+			s.OwnerRef = d.ref(p.v, at, sdim.RefIdentity)
 		case "clusterRef":
-			s.ClusterRef = d.ref(p.v, path, sdim.RefCluster)
+			s.ClusterRef = d.ref(p.v, at, sdim.RefCluster)
 		case "cluster":
 			clusterN = p.v
 			if !isNull(p.v) {
-				s.Cluster, _ = d.str(p.v, path)
+				s.Cluster, _ = d.str(p.v, at)
 			}
 		case "managedSources":
 			sourcesN = p.v
 			if !isNull(p.v) {
-				s.ManagedSources, _ = d.stringList(p.v, path)
+				s.ManagedSources, _ = d.stringList(p.v, at)
 			}
 		case "provisioningConfig":
-			s.ProvisioningConfig = d.provisioningConfig(p.v, path)
+			s.ProvisioningConfig = d.provisioningConfig(p.v, at)
 		case "attributes":
-			s.Attributes = d.attributes(p.v, path)
+			s.Attributes = d.attributes(p.v, at)
 		case "beforeProvisioningRule":
-			s.BeforeProvisioningRule = d.ref(p.v, path, sdim.RefRule)
+			s.BeforeProvisioningRule = d.ref(p.v, at, sdim.RefRule)
 		}
 	})
-	d.requireKeys(n, "spec", seen, "type", "attributes")
+	d.requireKeys(n, spec, seen, "type", "attributes")
 	// The deprecated aliases may stay, but must agree with their successors.
 	if s.Cluster != "" && s.ClusterRef != nil && s.ClusterRef.ID != s.Cluster {
 		d.errorf(clusterN, "spec.cluster (deprecated) is %q but spec.clusterRef.id is %q: remove cluster", s.Cluster, s.ClusterRef.ID)
@@ -224,12 +226,13 @@ func sameSet(a, b []string) bool {
 }
 
 // attributes decodes a required open map in which secret references may appear.
-func (d *fileDecoder) attributes(n *yaml.Node, path string) map[string]any {
+func (d *fileDecoder) attributes(n *yaml.Node, at path) map[string]any {
 	if isNull(n) {
-		d.errorf(n, "%s: want a mapping, got nothing (null); write %s: {} for none", path, path[strings.LastIndexByte(path, '.')+1:])
+		p := at.String()
+		d.errorf(n, "%s: want a mapping, got nothing (null); write %s: {} for none", p, p[strings.LastIndexByte(p, '.')+1:])
 		return nil
 	}
-	m, _ := d.object(n, path, 0, true)
+	m, _ := d.object(n, at, 0, true)
 	if m == nil {
 		m = map[string]any{}
 	}
@@ -237,29 +240,30 @@ func (d *fileDecoder) attributes(n *yaml.Node, path string) map[string]any {
 }
 
 // openMap decodes an optional open map (null is absent).
-func (d *fileDecoder) openMap(n *yaml.Node, path string) map[string]any {
+func (d *fileDecoder) openMap(n *yaml.Node, at path) map[string]any {
 	if isNull(n) {
 		return nil
 	}
-	m, _ := d.object(n, path, 0, true)
+	m, _ := d.object(n, at, 0, true)
 	return m
 }
 
 // ref decodes a reference whose type, if written, must be want (or one of also). Null
 // and "" mean no reference, as in SailPoint's own examples.
-func (d *fileDecoder) ref(n *yaml.Node, path, want string, also ...string) *sdim.Reference {
+func (d *fileDecoder) ref(n *yaml.Node, ref path, want string, also ...string) *sdim.Reference {
 	if isNull(n) || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Value == "" {
 		return nil
 	}
-	pairs, ok := d.mapping(n, path)
+	pairs, ok := d.mapping(n, ref)
 	if !ok {
 		return nil
 	}
 	var r sdim.Reference
-	seen := d.fields(pairs, path, referenceKeys(), nil, func(p pair, path string) {
+	seen := d.fields(pairs, ref, referenceKeys(), nil, func(p pair) {
+		at := ref.key(p.key)
 		switch p.key {
 		case "type":
-			t, ok := d.str(p.v, path)
+			t, ok := d.str(p.v, at)
 			if !ok {
 				return
 			}
@@ -271,58 +275,59 @@ func (d *fileDecoder) ref(n *yaml.Node, path, want string, also ...string) *sdim
 				if strings.EqualFold(t, want) {
 					hint = fmt.Sprintf("did you mean %q?", want)
 				}
-				d.errorf(p.v, "%s: %q is not a valid type here: %s", path, t, hint)
+				d.errorf(p.v, "%s: %q is not a valid type here: %s", at.String(), t, hint)
 				return
 			}
 			r.Type = t
 		case "id":
-			r.ID, _ = d.nonEmpty(p.v, path)
+			r.ID, _ = d.nonEmpty(p.v, at)
 		case "name":
-			r.Name, _ = d.str(p.v, path)
+			r.Name, _ = d.str(p.v, at)
 		}
 	})
 	if !seen.has("id") {
-		d.errorf(n, "%s: id is required: the id of the %s", path, strings.ToLower(want))
+		d.errorf(n, "%s: id is required: the id of the %s", ref.String(), strings.ToLower(want))
 	}
 	return &r
 }
 
-func (d *fileDecoder) provisioningConfig(n *yaml.Node, path string) *sdim.ProvisioningConfig {
+func (d *fileDecoder) provisioningConfig(n *yaml.Node, config path) *sdim.ProvisioningConfig {
 	if isNull(n) {
 		return nil
 	}
-	pairs, ok := d.mapping(n, path)
+	pairs, ok := d.mapping(n, config)
 	if !ok {
 		return nil
 	}
 	var pc sdim.ProvisioningConfig
-	d.fields(pairs, path, provisioningConfigKeys(), specRefusal, func(p pair, path string) {
+	d.fields(pairs, config, provisioningConfigKeys(), specRefusal, func(p pair) {
+		at := config.key(p.key)
 		switch p.key {
 		case "managedResourceRefs":
 			if isNull(p.v) {
 				return
 			}
-			items, ok := d.sequence(p.v, path)
+			items, ok := d.sequence(p.v, at)
 			if !ok {
 				return
 			}
 			pc.ManagedResourceRefs = make([]sdim.Reference, 0, len(items))
 			for i, it := range items {
-				ip := path + "[" + strconv.Itoa(i) + "]"
+				ip := at.item(i)
 				if r := d.ref(it, ip, sdim.RefSource); r != nil {
 					pc.ManagedResourceRefs = append(pc.ManagedResourceRefs, *r)
 				} else if !d.stopped {
-					d.errorf(it, "%s: want a source reference such as {type: SOURCE, id: ...}, got %s", ip, describe(it))
+					d.errorf(it, "%s: want a source reference such as {type: SOURCE, id: ...}, got %s", ip.String(), describe(it))
 				}
 			}
 		case "planInitializerScript":
-			pc.PlanInitializerScript = d.script(p.v, path)
+			pc.PlanInitializerScript = d.script(p.v, at)
 		case "noProvisioningRequests":
-			if b, ok := d.boolean(p.v, path); ok {
+			if b, ok := d.boolean(p.v, at); ok {
 				pc.NoProvisioningRequests = &b
 			}
 		case "provisioningRequestExpiration":
-			if i, ok := d.int32Field(p.v, path, 0); ok {
+			if i, ok := d.int32Field(p.v, at, 0); ok {
 				pc.ProvisioningRequestExpiration = &i
 			}
 		}
@@ -330,64 +335,67 @@ func (d *fileDecoder) provisioningConfig(n *yaml.Node, path string) *sdim.Provis
 	return &pc
 }
 
-func (d *fileDecoder) script(n *yaml.Node, path string) *sdim.Script {
+func (d *fileDecoder) script(n *yaml.Node, script path) *sdim.Script {
 	if isNull(n) {
 		return nil
 	}
-	pairs, ok := d.mapping(n, path)
+	pairs, ok := d.mapping(n, script)
 	if !ok {
 		return nil
 	}
 	var sc sdim.Script
-	seen := d.fields(pairs, path, scriptKeys(), nil, func(p pair, path string) {
-		sc.Source, _ = d.str(p.v, path)
+	seen := d.fields(pairs, script, scriptKeys(), nil, func(p pair) {
+		sc.Source, _ = d.str(p.v, script.key(p.key))
 	})
-	d.requireKeys(n, path, seen, "source")
+	d.requireKeys(n, script, seen, "source")
 	return &sc
 }
 
 func (d *fileDecoder) simSpec(n *yaml.Node) sdim.SIMIntegration {
 	var s sdim.SIMIntegration
-	pairs, ok := d.mapping(n, "spec")
+	spec := pathOf("spec")
+	pairs, ok := d.mapping(n, spec)
 	if !ok {
 		return s
 	}
-	seen := d.fields(pairs, "spec", simKeys(), specRefusal, func(p pair, path string) {
+	seen := d.fields(pairs, spec, simKeys(), specRefusal, func(p pair) {
+		at := spec.key(p.key)
 		switch p.key {
 		case "description":
-			s.Description, _ = d.str(p.v, path)
+			s.Description, _ = d.str(p.v, at)
 		case "type":
-			s.Type, _ = d.nonEmpty(p.v, path)
+			s.Type, _ = d.nonEmpty(p.v, at)
 		case "attributes":
-			s.Attributes = d.openMap(p.v, path)
+			s.Attributes = d.openMap(p.v, at)
 		case "sources":
 			if !isNull(p.v) {
-				s.Sources, _ = d.stringList(p.v, path)
+				s.Sources, _ = d.stringList(p.v, at)
 			}
 		case "cluster":
 			if !isNull(p.v) {
-				s.Cluster, _ = d.str(p.v, path)
+				s.Cluster, _ = d.str(p.v, at)
 			}
 		case "statusMap":
-			s.StatusMap = d.openMap(p.v, path)
+			s.StatusMap = d.openMap(p.v, at)
 		case "request":
-			s.Request = d.openMap(p.v, path)
+			s.Request = d.openMap(p.v, at)
 		case "beforeProvisioningRule":
-			s.BeforeProvisioningRule = d.ref(p.v, path, sdim.RefRule, dtoTypes()...)
+			s.BeforeProvisioningRule = d.ref(p.v, at, sdim.RefRule, dtoTypes()...)
 		}
 	})
-	d.requireKeys(n, "spec", seen, "type")
+	d.requireKeys(n, spec, seen, "type")
 	return s
 }
 
 func (d *fileDecoder) statusCheckSpec(n *yaml.Node) sdim.StatusCheckConfiguration {
 	var s sdim.StatusCheckConfiguration
-	pairs, ok := d.mapping(n, "spec")
+	spec := pathOf("spec")
+	pairs, ok := d.mapping(n, spec)
 	if !ok {
 		return s
 	}
-	seen := d.fields(pairs, "spec", statusCheckKeys(), specRefusal, func(p pair, path string) {
-		v := d.positiveInt(p.v, path)
+	seen := d.fields(pairs, spec, statusCheckKeys(), specRefusal, func(p pair) {
+		v := d.positiveInt(p.v, spec.key(p.key))
 		switch p.key {
 		case "provisioningStatusCheckIntervalMinutes":
 			s.ProvisioningStatusCheckIntervalMinutes = v
@@ -395,15 +403,15 @@ func (d *fileDecoder) statusCheckSpec(n *yaml.Node) sdim.StatusCheckConfiguratio
 			s.ProvisioningMaxStatusCheckDays = v
 		}
 	})
-	d.requireKeys(n, "spec", seen, statusCheckKeys()...)
+	d.requireKeys(n, spec, seen, statusCheckKeys()...)
 	return s
 }
 
 // positiveInt accepts a YAML integer or a string of digits above zero and returns it in
 // decimal, as the API carries it.
-func (d *fileDecoder) positiveInt(n *yaml.Node, path string) string {
+func (d *fileDecoder) positiveInt(n *yaml.Node, at path) string {
 	bad := func() string {
-		d.errorf(n, "%s: want a positive whole number such as 30 (or \"30\"), got %s", path, describeValue(n))
+		d.errorf(n, "%s: want a positive whole number such as 30 (or \"30\"), got %s", at.String(), describeValue(n))
 		return ""
 	}
 	if n.Kind != yaml.ScalarNode {
@@ -417,7 +425,7 @@ func (d *fileDecoder) positiveInt(n *yaml.Node, path string) string {
 	case "!!int", "!!float":
 		v, msg := number(n)
 		if msg != "" && leadingZero(n.Value) {
-			d.errorf(n, "%s: %s", path, msg)
+			d.errorf(n, "%s: %s", at.String(), msg)
 			return ""
 		}
 		i, ok := v.(int64)
@@ -455,33 +463,35 @@ func (d *fileDecoder) options(n *yaml.Node, kind sdim.Kind, name string) Options
 	if isNull(n) {
 		return o
 	}
-	pairs, ok := d.mapping(n, "options")
+	options := pathOf("options")
+	pairs, ok := d.mapping(n, options)
 	if !ok {
 		return o
 	}
-	d.fields(pairs, "options", optionKeys(), nil, func(p pair, path string) {
+	d.fields(pairs, options, optionKeys(), nil, func(p pair) {
+		at := options.key(p.key)
 		switch p.key {
 		case "previousNames":
 			if kind == sdim.KindStatusCheck {
-				d.errorf(p.k, "%s: a StatusCheckConfiguration is a singleton matched without a name: remove previousNames", path)
+				d.errorf(p.k, "%s: a StatusCheckConfiguration is a singleton matched without a name: remove previousNames", at.String())
 				return
 			}
 			if isNull(p.v) {
 				return
 			}
-			items, ok := d.sequence(p.v, path)
+			items, ok := d.sequence(p.v, at)
 			if !ok {
 				return
 			}
 			for i, it := range items {
-				ip := path + "[" + strconv.Itoa(i) + "]"
+				ip := at.item(i)
 				s, ok := d.nonEmpty(it, ip)
 				switch {
 				case !ok:
 				case s == name:
-					d.errorf(it, "%s: %q is the current name: list only names the object had before", ip, s)
+					d.errorf(it, "%s: %q is the current name: list only names the object had before", ip.String(), s)
 				case slices.Contains(o.PreviousNames, s):
-					d.errorf(it, "%s: %q is listed twice", ip, s)
+					d.errorf(it, "%s: %q is listed twice", ip.String(), s)
 				default:
 					o.PreviousNames = append(o.PreviousNames, s)
 				}
@@ -490,28 +500,28 @@ func (d *fileDecoder) options(n *yaml.Node, kind sdim.Kind, name string) Options
 			if isNull(p.v) {
 				return
 			}
-			items, ok := d.sequence(p.v, path)
+			items, ok := d.sequence(p.v, at)
 			if !ok {
 				return
 			}
 			for i, it := range items {
-				ip := path + "[" + strconv.Itoa(i) + "]"
+				ip := at.item(i)
 				s, ok := d.str(it, ip)
 				if !ok {
 					continue
 				}
 				if msg := checkPointer(s, kind); msg != "" {
-					d.errorf(it, "%s: %s", ip, msg)
+					d.errorf(it, "%s: %s", ip.String(), msg)
 					continue
 				}
 				if slices.Contains(o.Ignore, s) {
-					d.errorf(it, "%s: %q is listed twice", ip, s)
+					d.errorf(it, "%s: %q is listed twice", ip.String(), s)
 					continue
 				}
 				o.Ignore = append(o.Ignore, s)
 			}
 		case "mode":
-			s, ok := d.str(p.v, path)
+			s, ok := d.str(p.v, at)
 			if !ok {
 				return
 			}
@@ -521,9 +531,9 @@ func (d *fileDecoder) options(n *yaml.Node, kind sdim.Kind, name string) Options
 			default:
 				modes := []string{string(ModeEnforce), string(ModeObserve)}
 				if h := suggest(s, modes); h != "" {
-					d.errorf(p.v, "%s: unknown mode %q; did you mean %q?", path, s, h)
+					d.errorf(p.v, "%s: unknown mode %q; did you mean %q?", at.String(), s, h)
 				} else {
-					d.errorf(p.v, "%s: unknown mode %q; want enforce (repair drift) or observe (only report it)", path, s)
+					d.errorf(p.v, "%s: unknown mode %q; want enforce (repair drift) or observe (only report it)", at.String(), s)
 				}
 			}
 		}
