@@ -209,6 +209,9 @@ type config struct {
 	allowOutside  bool
 	secretKeys    sdim.SecretKeySet
 	cache         *Cache
+	// generalOnly reads every file with yaml.v3, never with yamlsubset: the tests compare
+	// the two ways.
+	generalOnly bool
 }
 
 // WithLookupEnv replaces os.LookupEnv for ${env:NAME} references. Load may call it from

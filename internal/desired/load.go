@@ -370,9 +370,12 @@ func sizeText(n int64) string {
 
 // decodeBytes parses every document of one file and decodes its resources.
 func (l *loader) decodeBytes(f yamlFile, data []byte) (res fileResult) {
-	d := &fileDecoder{l: l, file: f.rel, fileDir: filepath.Dir(f.path), res: &res, sizes: map[*yaml.Node]int{}, bytes: map[*yaml.Node]int64{}}
+	d := l.newFileDecoder(f, &res)
 	if d.checkText(data) {
 		return res // the parser would only say "invalid" without saying where
+	}
+	if res, ok := l.decodeSubset(f, data); ok {
+		return res
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
@@ -387,9 +390,7 @@ func (l *loader) decodeBytes(f yamlFile, data []byte) (res fileResult) {
 		}
 		d.envelope(&doc)
 	}
-	if d.dropped > 0 {
-		res.problems = append(res.problems, Problem{File: f.rel, Line: d.lastLine, Column: d.lastCol, Msg: "and " + plural(d.dropped, "more problem", "more problems") + " in this file"})
-	}
+	d.finish()
 	return res
 }
 
