@@ -34,6 +34,12 @@ type fileDecoder struct {
 	// lastLine and lastCol are the last position of the dropped problems, where their
 	// count is reported.
 	lastLine, lastCol int
+	// pairStack holds the pairs of the mappings being decoded, the innermost last (see
+	// mapping): the mappings of a file take turns with one array instead of allocating a
+	// list each, which was a third of what decoding allocated.
+	pairStack []pair
+	// depSeen holds the dependencies already in res.deps.
+	depSeen map[dep]struct{}
 }
 
 // errorf records a problem at node n.
@@ -164,8 +170,23 @@ type pair struct {
 // mapping returns the pairs of a mapping node in file order, with merge keys (<<)
 // expanded (keys written in the mapping win over merged ones) and repeated keys reported.
 // It reports a problem and returns false when n is not a mapping.
+//
+// The pairs are the top of the decoder's pair stack: the caller reads them (and decodes
+// what they hold, whose mappings take the stack above them and give it back) and then
+// gives them back with free, before anything else takes from the stack, usually with
+// defer d.free(pairs).
 func (d *fileDecoder) mapping(n *yaml.Node, at path) ([]pair, bool) {
 	return d.mappingDepth(n, at, 0)
+}
+
+// free gives back the pairs mapping returned, the top of the pair stack (or a copy of
+// them, when the stack moved to a larger array since). Pairs that are not its top (a
+// mapping decoded since did not give its own back) are left where they are, so that a
+// mistake costs memory, never another mapping's pairs.
+func (d *fileDecoder) free(pairs []pair) {
+	if top := len(d.pairStack) - len(pairs); top >= 0 && slices.Equal(d.pairStack[top:], pairs) {
+		d.pairStack = d.pairStack[:top]
+	}
 }
 
 func (d *fileDecoder) mappingDepth(n *yaml.Node, at path, depth int) ([]pair, bool) {
@@ -180,25 +201,30 @@ func (d *fileDecoder) mappingDepth(n *yaml.Node, at path, depth int) ([]pair, bo
 		d.errorf(n, "%s: merge keys nested more than %d deep (a recursive alias?)", at.String(), maxDepth)
 		return nil, false
 	}
-	pairs := make([]pair, 0, len(n.Content)/2)
+	if d.pairStack == nil {
+		d.pairStack = make([]pair, 0, 64) // the mappings of a usual document, nested
+	}
+	// This mapping's pairs are pushed from base on, and are d.pairStack[base:] until its
+	// merges are expanded: a merged mapping's pairs are pushed above them.
+	base := len(d.pairStack)
 	var index map[string]int // for large mappings, where a linear search would be slow
 	if len(n.Content) > 32 {
 		index = make(map[string]int, len(n.Content)/2)
 	}
 	lookup := func(key string) *pair {
 		if index == nil {
-			return findPair(pairs, key)
+			return findPair(d.pairStack[base:], key)
 		}
 		if i, ok := index[key]; ok {
-			return &pairs[i]
+			return &d.pairStack[base+i]
 		}
 		return nil
 	}
 	add := func(p pair) {
 		if index != nil {
-			index[p.key] = len(pairs)
+			index[p.key] = len(d.pairStack) - base
 		}
-		pairs = append(pairs, p)
+		d.pairStack = append(d.pairStack, p)
 	}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -228,7 +254,12 @@ func (d *fileDecoder) mappingDepth(n *yaml.Node, at path, depth int) ([]pair, bo
 			sources = []*yaml.Node{m}
 		}
 		for _, src := range sources {
+			top := len(d.pairStack)
 			merged, ok := d.mappingDepth(src, at.suffix(" (merged with <<)"), depth+1)
+			// merged lies just above this mapping's pairs: the merged pairs this mapping
+			// does not hold move down to follow them (never past one not yet read), and
+			// the rest is dropped.
+			d.pairStack = d.pairStack[:top]
 			if !ok {
 				continue
 			}
@@ -239,7 +270,8 @@ func (d *fileDecoder) mappingDepth(n *yaml.Node, at path, depth int) ([]pair, bo
 			}
 		}
 	}
-	return pairs, true
+	top := len(d.pairStack)
+	return d.pairStack[base:top:top], true
 }
 
 func findPair(ps []pair, key string) *pair {
@@ -399,8 +431,7 @@ func (d *fileDecoder) nonEmpty(n *yaml.Node, at path) (string, bool) {
 
 func (d *fileDecoder) boolean(n *yaml.Node, at path) (bool, bool) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
-		var b bool
-		if err := n.Decode(&b); err == nil {
+		if b, ok := yamlBool(n); ok {
 			return b, true
 		}
 	}
@@ -449,11 +480,32 @@ func (d *fileDecoder) sequence(n *yaml.Node, at path) ([]*yaml.Node, bool) {
 		}
 		return nil, false
 	}
+	// The items are n's own unless one is an alias: the callers only read them.
+	if !slices.ContainsFunc(n.Content, func(c *yaml.Node) bool { return c.Kind == yaml.AliasNode }) {
+		return n.Content, true
+	}
 	items := make([]*yaml.Node, len(n.Content))
 	for i, c := range n.Content {
 		items[i] = d.deref(c)
 	}
 	return items, true
+}
+
+// yamlBool decodes a scalar tagged !!bool as yaml.v3's Node.Decode into a bool does,
+// without the decoder Decode allocates for each call: the spellings of true and false
+// YAML 1.2 knows succeed; anything else fails (an explicit !!bool yes; a value tagged
+// "!", which yaml.v3 then leaves as text).
+func yamlBool(n *yaml.Node) (bool, bool) {
+	if n.Tag == "!" {
+		return false, false
+	}
+	switch n.Value {
+	case "true", "True", "TRUE":
+		return true, true
+	case "false", "False", "FALSE":
+		return false, true
+	}
+	return false, false
 }
 
 // stringList decodes a list of non-empty typed strings.
@@ -506,9 +558,7 @@ func (d *fileDecoder) value(n *yaml.Node, at path, depth int, secrets, secretKey
 	case "!!null":
 		return nil, true
 	case "!!bool":
-		var b bool
-		err := n.Decode(&b)
-		return b, err == nil
+		return yamlBool(n)
 	case "!!int", "!!float":
 		v, msg := number(n)
 		if msg != "" {
@@ -542,6 +592,7 @@ func (d *fileDecoder) object(n *yaml.Node, at path, depth int, secrets bool) (ma
 	if !ok {
 		return nil, false
 	}
+	defer d.free(pairs)
 	out := make(map[string]any, len(pairs))
 	good := true
 	for _, p := range pairs {
@@ -576,23 +627,22 @@ func plain(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// without returns a copy of the mapping node m without the pairs whose key is in keys,
-// and those pairs' key and value nodes by key.
-func without(m *yaml.Node, keys ...string) (*yaml.Node, map[string][2]*yaml.Node) {
-	c := *m
-	c.Content = make([]*yaml.Node, 0, len(m.Content))
-	taken := map[string][2]*yaml.Node{}
+// without returns the mapping node m without its first pair whose key is key, and that
+// pair's key and value nodes (nil when there is none). m itself is never changed (an
+// alias elsewhere may lead to it): without returns a copy when it takes a pair out, and
+// m when there is nothing to take, as in most documents.
+func without(m *yaml.Node, key string) (stripped, k, v *yaml.Node) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k := plain(m.Content[i])
-		if k != nil && k.Kind == yaml.ScalarNode && slices.Contains(keys, k.Value) {
-			if _, dup := taken[k.Value]; !dup {
-				taken[k.Value] = [2]*yaml.Node{m.Content[i], m.Content[i+1]}
-				continue
-			}
+		kn := plain(m.Content[i])
+		if kn != nil && kn.Kind == yaml.ScalarNode && kn.Value == key {
+			c := *m
+			c.Content = make([]*yaml.Node, 0, len(m.Content)-2)
+			c.Content = append(c.Content, m.Content[:i]...)
+			c.Content = append(c.Content, m.Content[i+2:]...)
+			return &c, m.Content[i], m.Content[i+1]
 		}
-		c.Content = append(c.Content, m.Content[i], m.Content[i+1])
 	}
-	return &c, taken
+	return m, nil, nil
 }
 
 // envelope decodes one YAML document: a document with state: absent here, any other by
@@ -607,10 +657,10 @@ func (d *fileDecoder) envelope(doc *yaml.Node) {
 		d.document(doc)
 		return
 	}
-	stripped, taken := without(root, envelopeKeys()...)
+	stripped, _, stateV := without(root, "state")
 	state := StatePresent
-	if st, ok := taken["state"]; ok {
-		v := d.deref(st[1])
+	if stateV != nil {
+		v := d.deref(stateV)
 		s, ok := d.str(v, pathOf("state"))
 		if !ok {
 			return
@@ -638,9 +688,13 @@ func (d *fileDecoder) envelope(doc *yaml.Node) {
 		if k == nil || k.Kind != yaml.ScalarNode || k.Value != "options" || v == nil || v.Kind != yaml.MappingNode {
 			continue
 		}
-		opts, optTaken := without(v, envelopeOptionKeys()...)
-		if a, ok := optTaken["allowSecretClear"]; ok {
-			allowK, allowV = a[0], a[1]
+		var opts *yaml.Node
+		opts, allowK, allowV = without(v, "allowSecretClear")
+		if allowK != nil {
+			if stripped == root {
+				c := *root
+				stripped = &c
+			}
 			content := slices.Clone(stripped.Content)
 			content[i+1] = opts
 			stripped.Content = content
@@ -648,7 +702,7 @@ func (d *fileDecoder) envelope(doc *yaml.Node) {
 		break
 	}
 	sd, sim, sc := len(d.res.serviceDesk), len(d.res.sim), len(d.res.statusChecks)
-	d.document(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{stripped}, Line: doc.Line, Column: doc.Column})
+	d.documentRoot(stripped)
 	if allowK == nil {
 		return
 	}
@@ -698,6 +752,7 @@ func (d *fileDecoder) absent(n *yaml.Node) {
 	if !ok {
 		return
 	}
+	defer d.free(pairs)
 	refuse := func(key string) string {
 		switch key {
 		case "spec":

@@ -85,8 +85,12 @@ func Load(dir string, opts ...Option) (*State, error) {
 	}
 	for _, r := range results {
 		problems = append(problems, r.problems...)
-		st.ServiceDesk = append(st.ServiceDesk, r.serviceDesk...)
-		st.SIM = append(st.SIM, r.sim...)
+		for _, sd := range r.serviceDesk {
+			st.ServiceDesk = append(st.ServiceDesk, *sd)
+		}
+		for _, sim := range r.sim {
+			st.SIM = append(st.SIM, *sim)
+		}
 		st.Absent = append(st.Absent, r.absent...)
 		for i := range r.statusChecks {
 			sc := r.statusChecks[i]
@@ -271,10 +275,14 @@ type fileResult struct {
 	// content is the file's digest entry (its size and SHA-256), for State.Digest.
 	content string
 	// deps are the secret references the file resolved, for the Cache.
-	deps         []dep
-	problems     []Problem
-	serviceDesk  []ServiceDeskResource
-	sim          []SIMResource
+	deps     []dep
+	problems []Problem
+	// The integrations are held by pointer: how many a file holds is known only once it
+	// is decoded, and a list of values grown by appending allocates about twice what it
+	// ends with (an integration is some 350 bytes). Load copies them into the State's
+	// lists, which it allocates once.
+	serviceDesk  []*ServiceDeskResource
+	sim          []*SIMResource
 	statusChecks []StatusCheckResource
 	absent       []Resource
 }
@@ -480,11 +488,12 @@ func isParserProblem(msg string) bool {
 	return false
 }
 
-// checkNames reports duplicate names and previousNames that clash.
+// checkNames reports duplicate names and previousNames that clash. Its indexes point
+// into the State rather than copy its resources (a Resource is some 150 bytes).
 func checkNames(st *State) []Problem {
 	var problems []Problem
-	check := func(kind sdim.Kind, rs []Resource) {
-		byName := make(map[string]Resource, len(rs))
+	check := func(kind sdim.Kind, rs []*Resource) {
+		byName := make(map[string]*Resource, len(rs))
 		for _, r := range rs {
 			if r.Name == "" {
 				continue // already reported: name is required
@@ -497,7 +506,7 @@ func checkNames(st *State) []Problem {
 			}
 			byName[r.Name] = r
 		}
-		claimed := map[string]Resource{}
+		claimed := map[string]*Resource{}
 		for _, r := range rs {
 			for _, prev := range r.Options.PreviousNames {
 				if other, ok := byName[prev]; ok {
@@ -516,14 +525,14 @@ func checkNames(st *State) []Problem {
 			}
 		}
 	}
-	sd := make([]Resource, len(st.ServiceDesk))
-	for i, r := range st.ServiceDesk {
-		sd[i] = r.Resource
+	sd := make([]*Resource, len(st.ServiceDesk))
+	for i := range st.ServiceDesk {
+		sd[i] = &st.ServiceDesk[i].Resource
 	}
 	check(sdim.KindServiceDesk, sd)
-	sim := make([]Resource, len(st.SIM))
-	for i, r := range st.SIM {
-		sim[i] = r.Resource
+	sim := make([]*Resource, len(st.SIM))
+	for i := range st.SIM {
+		sim[i] = &st.SIM[i].Resource
 	}
 	check(sdim.KindSIM, sim)
 	problems = append(problems, checkAbsent(st)...)
@@ -533,23 +542,26 @@ func checkNames(st *State) []Problem {
 // checkAbsent reports an object declared both present and absent, declared absent
 // twice, or declared absent under a name another document lists as its previous name.
 func checkAbsent(st *State) []Problem {
+	if len(st.Absent) == 0 {
+		return nil // the indexes below would only be built to be thrown away
+	}
 	type key struct {
 		kind sdim.Kind
 		name string
 	}
-	present := map[key]Resource{}
-	previous := map[key]Resource{}
-	add := func(r Resource) {
+	present := make(map[key]*Resource, len(st.ServiceDesk)+len(st.SIM))
+	previous := map[key]*Resource{}
+	add := func(r *Resource) {
 		present[key{r.Kind, r.Name}] = r
 		for _, p := range r.Options.PreviousNames {
 			previous[key{r.Kind, p}] = r
 		}
 	}
-	for _, r := range st.ServiceDesk {
-		add(r.Resource)
+	for i := range st.ServiceDesk {
+		add(&st.ServiceDesk[i].Resource)
 	}
-	for _, r := range st.SIM {
-		add(r.Resource)
+	for i := range st.SIM {
+		add(&st.SIM[i].Resource)
 	}
 	var problems []Problem
 	seen := map[key]Resource{}

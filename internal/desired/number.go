@@ -125,6 +125,15 @@ func plainNumber(n *yaml.Node) bool {
 	if n.Style != 0 || n.ShortTag() != "!!str" {
 		return false
 	}
+	// Most text holds a byte no decimal number does: it is turned down before the
+	// underscores are taken out, which copies it.
+	for i := 0; i < len(n.Value); i++ {
+		switch c := n.Value[i]; {
+		case c >= '0' && c <= '9', c == '.', c == 'e', c == 'E', c == '+', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
 	s := strings.ReplaceAll(n.Value, "_", "")
 	body := strings.TrimLeft(s, "+-")
 	if len(s)-len(body) > 1 || body == "" || body[0] != '.' && (body[0] < '0' || body[0] > '9') {

@@ -128,7 +128,7 @@ func refPosition(n *yaml.Node, s string, j int) (int, int) {
 // its source, or a message saying what is wrong and what to do.
 func (d *fileDecoder) resolve(ref string) (value, source, msg string) {
 	if d.res != nil { // remember what the file depended on, for the Cache
-		defer func() { d.res.deps = append(d.res.deps, dep{ref: ref, sum: depSum(value, msg)}) }()
+		defer func() { d.addDep(dep{ref: ref, sum: depSum(value, msg)}) }()
 	}
 	scheme, arg, ok := strings.Cut(ref, ":")
 	switch {
@@ -155,6 +155,19 @@ func (d *fileDecoder) resolve(ref string) (value, source, msg string) {
 		return v, "file:" + arg, ""
 	}
 	return "", "", fmt.Sprintf("${%s} is not a secret reference: write ${env:NAME} or ${file:PATH}, or $${ for a literal ${", ref)
+}
+
+// addDep records a dependency of the file once, however many of its strings name the
+// same reference (the password of every integration in it, say).
+func (d *fileDecoder) addDep(dp dep) {
+	if _, ok := d.depSeen[dp]; ok {
+		return
+	}
+	if d.depSeen == nil {
+		d.depSeen = map[dep]struct{}{}
+	}
+	d.depSeen[dp] = struct{}{}
+	d.res.deps = append(d.res.deps, dp)
 }
 
 func validEnvName(s string) bool {

@@ -69,7 +69,13 @@ func (d *fileDecoder) document(doc *yaml.Node) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return
 	}
-	n := d.deref(doc.Content[0])
+	d.documentRoot(doc.Content[0])
+}
+
+// documentRoot decodes the root node of a document (envelope hands it the root without
+// the keys it takes out).
+func (d *fileDecoder) documentRoot(root *yaml.Node) {
+	n := d.deref(root)
 	if isNull(n) {
 		return // an empty document, such as a file of comments
 	}
@@ -81,6 +87,7 @@ func (d *fileDecoder) document(doc *yaml.Node) {
 	if !ok {
 		return
 	}
+	defer d.free(pairs)
 	if !looksLikeDocument(pairs) {
 		// Not an attempt at a desired-state document (a config file of another tool, or a
 		// link to a system file): one problem, and none of its keys or values quoted, since
@@ -141,11 +148,11 @@ func (d *fileDecoder) document(doc *yaml.Node) {
 	case sdim.KindServiceDesk:
 		spec := d.serviceDeskSpec(specN)
 		spec.Name = name
-		d.res.serviceDesk = append(d.res.serviceDesk, ServiceDeskResource{Resource: res, Spec: spec})
+		d.res.serviceDesk = append(d.res.serviceDesk, &ServiceDeskResource{Resource: res, Spec: spec})
 	case sdim.KindSIM:
 		spec := d.simSpec(specN)
 		spec.Name = name
-		d.res.sim = append(d.res.sim, SIMResource{Resource: res, Spec: spec})
+		d.res.sim = append(d.res.sim, &SIMResource{Resource: res, Spec: spec})
 	case sdim.KindStatusCheck:
 		spec := d.statusCheckSpec(specN)
 		d.res.statusChecks = append(d.res.statusChecks, StatusCheckResource{Resource: res, Spec: spec})
@@ -155,9 +162,12 @@ func (d *fileDecoder) document(doc *yaml.Node) {
 // looksLikeDocument reports whether a mapping is meant as a desired-state document: it
 // has a kind, or one of its keys is a document key or a likely typo of one.
 func looksLikeDocument(pairs []pair) bool {
-	keys := append(documentKeys(), envelopeKeys()...)
+	// The two lists are searched one after the other, not appended into a new one for
+	// every document: a key is as close to their union as to the closer of the two.
+	doc, env := documentKeys(), envelopeKeys()
 	for _, p := range pairs {
-		if slices.Contains(keys, p.key) || suggest(p.key, keys) != "" {
+		if slices.Contains(doc, p.key) || slices.Contains(env, p.key) ||
+			suggest(p.key, doc) != "" || suggest(p.key, env) != "" {
 			return true
 		}
 	}
@@ -171,6 +181,7 @@ func (d *fileDecoder) serviceDeskSpec(n *yaml.Node) sdim.ServiceDeskIntegration 
 	if !ok {
 		return s
 	}
+	defer d.free(pairs)
 	var clusterN, sourcesN *yaml.Node
 	seen := d.fields(pairs, spec, serviceDeskKeys(), specRefusal, func(p pair) {
 		at := spec.key(p.key)
@@ -251,13 +262,24 @@ func (d *fileDecoder) openMap(n *yaml.Node, at path) map[string]any {
 // ref decodes a reference whose type, if written, must be want (or one of also). Null
 // and "" mean no reference, as in SailPoint's own examples.
 func (d *fileDecoder) ref(n *yaml.Node, ref path, want string, also ...string) *sdim.Reference {
-	if isNull(n) || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Value == "" {
-		return nil
-	}
-	pairs, ok := d.mapping(n, ref)
+	r, ok := d.refValue(n, ref, want, also...)
 	if !ok {
 		return nil
 	}
+	return &r
+}
+
+// refValue is ref for a list of references, which holds them as values: it reports
+// false where ref returns nil.
+func (d *fileDecoder) refValue(n *yaml.Node, ref path, want string, also ...string) (sdim.Reference, bool) {
+	if isNull(n) || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Value == "" {
+		return sdim.Reference{}, false
+	}
+	pairs, ok := d.mapping(n, ref)
+	if !ok {
+		return sdim.Reference{}, false
+	}
+	defer d.free(pairs)
 	var r sdim.Reference
 	seen := d.fields(pairs, ref, referenceKeys(), nil, func(p pair) {
 		at := ref.key(p.key)
@@ -288,7 +310,7 @@ func (d *fileDecoder) ref(n *yaml.Node, ref path, want string, also ...string) *
 	if !seen.has("id") {
 		d.errorf(n, "%s: id is required: the id of the %s", ref.String(), strings.ToLower(want))
 	}
-	return &r
+	return r, true
 }
 
 func (d *fileDecoder) provisioningConfig(n *yaml.Node, config path) *sdim.ProvisioningConfig {
@@ -299,6 +321,7 @@ func (d *fileDecoder) provisioningConfig(n *yaml.Node, config path) *sdim.Provis
 	if !ok {
 		return nil
 	}
+	defer d.free(pairs)
 	var pc sdim.ProvisioningConfig
 	d.fields(pairs, config, provisioningConfigKeys(), specRefusal, func(p pair) {
 		at := config.key(p.key)
@@ -314,8 +337,8 @@ func (d *fileDecoder) provisioningConfig(n *yaml.Node, config path) *sdim.Provis
 			pc.ManagedResourceRefs = make([]sdim.Reference, 0, len(items))
 			for i, it := range items {
 				ip := at.item(i)
-				if r := d.ref(it, ip, sdim.RefSource); r != nil {
-					pc.ManagedResourceRefs = append(pc.ManagedResourceRefs, *r)
+				if r, ok := d.refValue(it, ip, sdim.RefSource); ok {
+					pc.ManagedResourceRefs = append(pc.ManagedResourceRefs, r)
 				} else if !d.stopped {
 					d.errorf(it, "%s: want a source reference such as {type: SOURCE, id: ...}, got %s", ip.String(), describe(it))
 				}
@@ -343,6 +366,7 @@ func (d *fileDecoder) script(n *yaml.Node, script path) *sdim.Script {
 	if !ok {
 		return nil
 	}
+	defer d.free(pairs)
 	var sc sdim.Script
 	seen := d.fields(pairs, script, scriptKeys(), nil, func(p pair) {
 		sc.Source, _ = d.str(p.v, script.key(p.key))
@@ -358,6 +382,7 @@ func (d *fileDecoder) simSpec(n *yaml.Node) sdim.SIMIntegration {
 	if !ok {
 		return s
 	}
+	defer d.free(pairs)
 	seen := d.fields(pairs, spec, simKeys(), specRefusal, func(p pair) {
 		at := spec.key(p.key)
 		switch p.key {
@@ -394,6 +419,7 @@ func (d *fileDecoder) statusCheckSpec(n *yaml.Node) sdim.StatusCheckConfiguratio
 	if !ok {
 		return s
 	}
+	defer d.free(pairs)
 	seen := d.fields(pairs, spec, statusCheckKeys(), specRefusal, func(p pair) {
 		v := d.positiveInt(p.v, spec.key(p.key))
 		switch p.key {
@@ -468,6 +494,7 @@ func (d *fileDecoder) options(n *yaml.Node, kind sdim.Kind, name string) Options
 	if !ok {
 		return o
 	}
+	defer d.free(pairs)
 	d.fields(pairs, options, optionKeys(), nil, func(p pair) {
 		at := options.key(p.key)
 		switch p.key {
@@ -580,7 +607,9 @@ func checkPointer(p string, kind sdim.Kind) string {
 // by key. A pointer inside a whole could never be honoured, and the field would drift for
 // ever.
 func checkPointerDepth(p string, kind sdim.Kind, first string) string {
-	toks := strings.Split(p[1:], "/")
+	// The first token is first; the second and third are looked at only as far as they
+	// exist.
+	_, afterFirst, hasSecond := strings.Cut(p[1:], "/")
 	switch {
 	case kind == sdim.KindServiceDesk && first == "cluster":
 		return fmt.Sprintf("%q: cluster is compared as clusterRef, its successor: ignore /clusterRef", p)
@@ -589,21 +618,22 @@ func checkPointerDepth(p string, kind sdim.Kind, first string) string {
 	case first == "attributes" || kind == sdim.KindSIM && (first == "statusMap" || first == "request"):
 		return "" // open maps: any key, at any depth
 	case kind == sdim.KindServiceDesk && first == "provisioningConfig":
-		if len(toks) == 1 {
+		if !hasSecond {
 			return ""
 		}
-		second := strings.ReplaceAll(strings.ReplaceAll(toks[1], "~1", "/"), "~0", "~")
+		second, _, hasThird := strings.Cut(afterFirst, "/")
+		second = strings.ReplaceAll(strings.ReplaceAll(second, "~1", "/"), "~0", "~")
 		if !slices.Contains(provisioningConfigKeys(), second) {
 			if second == "universalManager" {
 				return fmt.Sprintf("%q: universalManager is set by the tenant and never compared", p)
 			}
 			return fmt.Sprintf("%q points at no field of provisioningConfig (%s)", p, strings.Join(provisioningConfigKeys(), ", "))
 		}
-		if len(toks) > 2 {
+		if hasThird {
 			return fmt.Sprintf("%q: /provisioningConfig/%s is compared as a whole: ignore /provisioningConfig/%s", p, second, second)
 		}
 		return ""
-	case len(toks) > 1:
+	case hasSecond:
 		return fmt.Sprintf("%q: /%s is compared as a whole (a reference by its type and id, a list as a set or a list, text as text): ignore /%s", p, first, first)
 	}
 	return ""
