@@ -410,13 +410,15 @@ func (d *fileDecoder) scalarText(n *yaml.Node, at path) (string, bool) {
 	return "", false
 }
 
-// str decodes a typed string field: shown in plans, so no secret references.
+// str decodes a typed string field: shown in plans, so no secret references. The string
+// is one the State may hold (see keep).
 func (d *fileDecoder) str(n *yaml.Node, at path) (string, bool) {
 	s, ok := d.scalarText(n, at)
 	if !ok {
 		return "", false
 	}
-	return d.literal(n, s, at)
+	s, ok = d.literal(n, s, at)
+	return d.l.keep(s), ok
 }
 
 // nonEmpty decodes a typed string field that must not be empty.
@@ -565,7 +567,7 @@ func (d *fileDecoder) value(n *yaml.Node, at path, depth int, secrets, secretKey
 			d.errorf(n, "%s: %s", at.String(), msg)
 			return nil, false
 		}
-		return v, true
+		return d.keepNumber(v), true
 	case "!!str", "!!timestamp":
 		if plainNumber(n) {
 			// A number too large for a float64 (a 400-digit integer, 1e999), which the
@@ -575,7 +577,7 @@ func (d *fileDecoder) value(n *yaml.Node, at path, depth int, secrets, secretKey
 				d.errorf(n, "%s: %s", at.String(), msg)
 				return nil, false
 			}
-			return v, true
+			return d.keepNumber(v), true
 		}
 		return d.text(n, n.Value, at, secrets, secretKey)
 	case "!!binary":
@@ -603,7 +605,7 @@ func (d *fileDecoder) object(n *yaml.Node, at path, depth int, secrets bool) (ma
 		}
 		v, ok := d.value(p.v, at.key(key), depth+1, secrets, d.l.cfg.secretKeys.Has(key))
 		good = good && ok
-		out[key] = v
+		out[d.l.keep(key)] = v
 	}
 	return out, good
 }

@@ -66,6 +66,14 @@ func number(n *yaml.Node) (any, string) {
 	return jsonNumber(neg, intPart, frac, exp), ""
 }
 
+// keepNumber returns a number for the State: a json.Number's text through keep.
+func (d *fileDecoder) keepNumber(v any) any {
+	if num, ok := v.(json.Number); ok {
+		return json.Number(d.l.keep(string(num)))
+	}
+	return v
+}
+
 // splitDecimal splits a YAML decimal number without its sign (digits, an optional
 // fraction, an optional exponent: 12, 1.5, .5, 1., 1e3, 1.5E-3) into its parts. exp
 // keeps its sign.

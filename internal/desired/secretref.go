@@ -36,13 +36,14 @@ func (d *fileDecoder) literalWhy(n *yaml.Node, s string, at path, why string) (s
 }
 
 // text processes a string of an open value: a string, or a Secret when it holds a
-// reference or sits under a secret key.
+// reference or sits under a secret key. What it returns holds strings the State may hold
+// (see keep).
 func (d *fileDecoder) text(n *yaml.Node, s string, at path, secrets, secretKey bool) (any, bool) {
 	if !strings.Contains(s, "${") {
 		if secretKey && s != "" {
-			return sdim.NewSecret(s, ""), true
+			return sdim.NewSecret(d.l.keep(s), ""), true
 		}
-		return s, true
+		return d.l.keepAny(s), true
 	}
 	why := ""
 	if !secrets {
@@ -54,11 +55,11 @@ func (d *fileDecoder) text(n *yaml.Node, s string, at path, secrets, secretKey b
 	}
 	if len(refs) == 0 {
 		if secretKey && out != "" {
-			return sdim.NewSecret(out, ""), true
+			return sdim.NewSecret(d.l.keep(out), ""), true
 		}
-		return out, true
+		return d.l.keepAny(out), true
 	}
-	return sdim.NewSecret(out, strings.Join(refs, ",")), true
+	return sdim.NewSecret(d.l.keep(out), d.l.keep(strings.Join(refs, ","))), true
 }
 
 // expand resolves the references of s and undoes its escapes. It returns the sources of
@@ -166,6 +167,7 @@ func (d *fileDecoder) addDep(dp dep) {
 	if d.depSeen == nil {
 		d.depSeen = map[dep]struct{}{}
 	}
+	dp.ref = d.l.keep(dp.ref) // a part of a string of the file, kept by the Cache
 	d.depSeen[dp] = struct{}{}
 	d.res.deps = append(d.res.deps, dp)
 }
@@ -210,6 +212,7 @@ func (d *fileDecoder) readSecretFile(arg string) (string, string) {
 	d.l.mu.Unlock()
 	if !ok {
 		fsec = readSecret(real)
+		real = d.l.keep(real) // it may be the reference's own text: it goes into the State
 		d.l.mu.Lock()
 		d.l.secretFiles[real] = fsec
 		d.l.mu.Unlock()
