@@ -69,6 +69,12 @@ options:
 	peak := samplePeakHeap(b)
 	var last *State // kept, so that the heap after is what a load leaves (with the cache, if any)
 	for b.Loop() {
+		// Each load starts from a collected heap holding no earlier State, as the load of a
+		// plan does, so that the peak is one load's.
+		b.StopTimer()
+		last = nil
+		runtime.GC()
+		b.StartTimer()
 		st, err := Load(dir, opts...)
 		if err != nil {
 			b.Fatal(err)
@@ -84,11 +90,14 @@ options:
 }
 
 // samplePeakHeap samples the heap in use every 2 ms from now on; the function it returns
-// stops sampling and reports the peak and the live heap after a GC, in MB. A load's peak
-// is about twice what it keeps (the collector runs when the heap doubles), so these two
-// figures are what a memory target for the load is about.
+// stops sampling and reports, in MB, the heap in use before the loads (the test's own,
+// and the cache's when there is one), the peak, and the live heap after a GC (holding the
+// last State). The collector lets the heap grow to about twice what is live before it
+// runs, so a load's peak follows both what it keeps and the garbage it makes.
 func samplePeakHeap(b *testing.B) func() {
 	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
 	var peak atomic.Uint64
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -112,6 +121,7 @@ func samplePeakHeap(b *testing.B) func() {
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
+		b.ReportMetric(float64(before.HeapInuse)/1e6, "heap-before-MB")
 		b.ReportMetric(float64(peak.Load())/1e6, "peak-heap-MB")
 		b.ReportMetric(float64(m.HeapInuse)/1e6, "heap-after-MB")
 	}
