@@ -119,7 +119,14 @@ func hashFile(h hash.Hash, path string, limit int64) {
 }
 
 // contentEntry is the digest entry of a file's content as hashFile writes it.
-func contentEntry(data []byte) string {
-	sum := sha256.Sum256(data)
-	return strconv.Itoa(len(data)) + " " + hex.EncodeToString(sum[:])
+func contentEntry(data string) string {
+	// Through a small buffer: []byte(data) would copy the whole file.
+	c := sha256.New()
+	var buf [4096]byte
+	for rest := data; rest != ""; {
+		n := copy(buf[:], rest)
+		c.Write(buf[:n])
+		rest = rest[n:]
+	}
+	return strconv.Itoa(len(data)) + " " + hex.EncodeToString(c.Sum(nil))
 }

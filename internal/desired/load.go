@@ -1,7 +1,6 @@
 package desired
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -152,6 +151,8 @@ type loader struct {
 
 	// interned is the table of keep, the decode worker's own.
 	interned map[string]any
+	// readBuf is the worker's buffer for reading files.
+	readBuf []byte
 }
 
 // worker returns the loader a decode worker uses: a copy that shares all but the table
@@ -161,7 +162,7 @@ type loader struct {
 // most.
 func (l *loader) worker() *loader {
 	w := *l
-	w.interned = nil
+	w.interned, w.readBuf = nil, nil
 	return &w
 }
 
@@ -381,34 +382,38 @@ func (l *loader) decodeFile(f yamlFile) fileResult {
 	return res
 }
 
-func (l *loader) readFile(f yamlFile) ([]byte, *Problem) {
+// readFile reads a file as text: the parser's values are substrings of it, so it is read
+// into its string at once rather than into bytes and copied.
+func (l *loader) readFile(f yamlFile) (string, *Problem) {
 	// openRegular never blocks: a FIFO, socket or device named *.yaml (or linked as one)
 	// is refused with what it is, before or without opening it.
 	fh, info, err := openRegular(f.path)
 	if info != nil && err != nil {
-		return nil, &Problem{File: f.rel, Msg: err.Error() + ": a YAML file of the desired state must be a plain file", Err: err}
+		return "", &Problem{File: f.rel, Msg: err.Error() + ": a YAML file of the desired state must be a plain file", Err: err}
 	}
 	if err != nil {
-		return nil, &Problem{File: f.rel, Msg: "cannot read: " + unwrapPath(err), Err: err}
+		return "", &Problem{File: f.rel, Msg: "cannot read: " + unwrapPath(err), Err: err}
 	}
 	defer fh.Close()
 	tooBig := func() *Problem {
 		return &Problem{File: f.rel, Msg: fmt.Sprintf("the file is larger than the limit of %s: split it into several files", sizeText(l.cfg.maxFileSize))}
 	}
 	if info.Size() > l.cfg.maxFileSize {
-		return nil, tooBig()
+		return "", tooBig()
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(info.Size()) + bytes.MinRead)
-	_, err = buf.ReadFrom(io.LimitReader(fh, l.cfg.maxFileSize+1))
-	data := buf.Bytes()
+	if l.readBuf == nil {
+		l.readBuf = make([]byte, 32<<10)
+	}
+	var text strings.Builder
+	text.Grow(int(info.Size()) + 1) // one more byte: a file that grew since its stat is read too
+	_, err = io.CopyBuffer(&text, io.LimitReader(fh, l.cfg.maxFileSize+1), l.readBuf)
 	if err != nil {
-		return nil, &Problem{File: f.rel, Msg: "cannot read: " + unwrapPath(err), Err: err}
+		return "", &Problem{File: f.rel, Msg: "cannot read: " + unwrapPath(err), Err: err}
 	}
-	if int64(len(data)) > l.cfg.maxFileSize {
-		return nil, tooBig()
+	if int64(text.Len()) > l.cfg.maxFileSize {
+		return "", tooBig()
 	}
-	return data, nil
+	return text.String(), nil
 }
 
 func sizeText(n int64) string {
@@ -422,7 +427,7 @@ func sizeText(n int64) string {
 }
 
 // decodeBytes parses every document of one file and decodes its resources.
-func (l *loader) decodeBytes(f yamlFile, data []byte) (res fileResult) {
+func (l *loader) decodeBytes(f yamlFile, data string) (res fileResult) {
 	d := l.newFileDecoder(f, &res)
 	if d.checkText(data) {
 		return res // the parser would only say "invalid" without saying where
@@ -430,7 +435,7 @@ func (l *loader) decodeBytes(f yamlFile, data []byte) (res fileResult) {
 	if res, ok := l.decodeSubset(f, data); ok {
 		return res
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec := yaml.NewDecoder(strings.NewReader(data))
 	for {
 		var doc yaml.Node
 		err := parseDocument(dec, &doc)
@@ -452,8 +457,8 @@ func (l *loader) decodeBytes(f yamlFile, data []byte) (res fileResult) {
 // controls but NEL; U+FFFE and U+FFFF), each once, at its line and column (in
 // characters, as the parser counts). It reports whether there was any. A file in UTF-16
 // (with its byte order mark) is left to the parser, which reads it.
-func (d *fileDecoder) checkText(data []byte) bool {
-	if bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || bytes.HasPrefix(data, []byte{0xFF, 0xFE}) {
+func (d *fileDecoder) checkText(data string) bool {
+	if strings.HasPrefix(data, "\xFE\xFF") || strings.HasPrefix(data, "\xFF\xFE") {
 		return false
 	}
 	found := false
@@ -470,7 +475,7 @@ func (d *fileDecoder) checkText(data []byte) bool {
 			line, col = line+1, 1
 			continue
 		}
-		r, size := utf8.DecodeRune(data[i:])
+		r, size := utf8.DecodeRuneInString(data[i:])
 		msg := ""
 		switch {
 		case r == utf8.RuneError && size <= 1:

@@ -15,12 +15,12 @@ import (
 // decoded, when the text leaves the subset (an anchor, a block scalar, a syntax error...);
 // the caller then reads the file with yaml.v3, which decodes to the same resources and
 // problems, or reports the syntax error.
-func (l *loader) decodeSubset(f yamlFile, data []byte) (res fileResult, ok bool) {
+func (l *loader) decodeSubset(f yamlFile, data string) (res fileResult, ok bool) {
 	if l.cfg.generalOnly {
 		return res, false
 	}
 	d := l.newFileDecoder(f, &res)
-	p := yamlsubset.NewParser(string(data))
+	p := yamlsubset.NewParser(data)
 	for {
 		doc, err := nextSubset(p)
 		if errors.Is(err, io.EOF) {
