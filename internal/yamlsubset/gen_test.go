@@ -123,7 +123,7 @@ func (g *gen) stream() string {
 // TestGeneratedTexts compares the parser with yaml.v3 on many generated texts, and checks
 // that most of the unmutated ones are read here (else the comparison proves little).
 func TestGeneratedTexts(t *testing.T) {
-	n := 20000
+	n := 10000
 	if testing.Short() {
 		n = 3000
 	}
