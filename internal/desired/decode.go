@@ -436,6 +436,8 @@ func (d *fileDecoder) boolean(n *yaml.Node, at path) (bool, bool) {
 		if b, ok := yamlBool(n); ok {
 			return b, true
 		}
+		d.errorf(n, "%s: %s is tagged !!bool but is neither true nor false: write true or false", at.String(), n.Value)
+		return false, false
 	}
 	if !d.stopped {
 		d.errorf(n, "%s: want true or false, got %s", at.String(), describe(n))
@@ -560,7 +562,12 @@ func (d *fileDecoder) value(n *yaml.Node, at path, depth int, secrets, secretKey
 	case "!!null":
 		return nil, true
 	case "!!bool":
-		return yamlBool(n)
+		if b, ok := yamlBool(n); ok {
+			return b, true
+		}
+		// !!bool "yes": a tag on text that is neither true nor false.
+		d.errorf(n, "%s: %s is tagged !!bool but is neither true nor false: write true or false, or remove the tag to keep it as text", at.String(), n.Value)
+		return nil, false
 	case "!!int", "!!float":
 		v, msg := number(n)
 		if msg != "" {
