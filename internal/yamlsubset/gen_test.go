@@ -8,7 +8,10 @@ import (
 
 // scalars are plain and quoted texts chosen to sit on the edges yaml.v3 resolves or
 // scans differently: numbers in every base, timestamps, booleans, nulls, indicators
-// inside and at the end of plain text, escapes, colons, hashes and non-ASCII text.
+// inside plain text, escapes, colons, hashes and non-ASCII text. risky are texts that are
+// invalid in some places or outside the subset (indicators at the start, "a: b" as a
+// value, unknown escapes); they are picked one time in 64, so that most generated
+// texts are valid YAML and the comparison covers whole trees.
 var scalars = []string{
 	"a", "value", "Tickets for manual provisioning, team 3", "x y  z", "ü", "日本語", "é:x",
 	"0", "7", "-1", "+2", "007", "0777", "08", "1_000", "0x1F", "0xG", "0o17", "0b101", "-0b1", "-0o7",
@@ -16,10 +19,13 @@ var scalars = []string{
 	"9223372036854775807", "9223372036854775808", "18446744073709551616", "-9223372036854775809",
 	"2001-12-14", "2001-12-14T21:59:43.10-05:00", "2001-12-14 21:59:43.10", "2001-12-14t21:59:43Z", "2001-1-2", "12:30", "1:2:3",
 	"true", "True", "TRUE", "tRue", "false", "no", "yes", "on", "off", "y", "n", "null", "Null", "NULL", "~", "nul",
-	"<<", "<", "<x", "2c9180a46faadee4016fb4e018c20001", "0e5", "1E5", "e5", "-", "-x", "--", "---x", "...x",
+	"<<", "<", "<x", "2c9180a46faadee4016fb4e018c20001", "0e5", "1E5", "e5", "-x", "--", "---x", "...x",
 	"http://x/y?z=1#f", "a:b", "a#b", "${env:SNOW_PASSWORD}", "${file:../s/x}", "/attributes/lastSyncDate",
-	"'q'", "'it''s'", "''", `""`, `"a\"b"`, `"\u00e9\x41\n\t\\"`, `"\/"`, `"\q"`, `"\ud800"`, `"\U0001F600"`, `"é"`, "'#'", `"a: b"`,
-	"a: b", "a,b", "[a]", "{a}", "&x", "*x", "!t", "|", ">", "%", "@", "`", "?x", ":x", "a #c", "a  #c", "a:", "#",
+	"'q'", "'it''s'", "''", `""`, `"a\"b"`, `"\u00e9\x41\n\t\\"`, `"\U0001F600"`, `"é"`, "'#'", `"a: b"`,
+}
+
+var risky = []string{
+	"a #c", "a  #c", `"\/"`, `"\q"`, `"\ud800"`, "-", "a: b", "a,b", "[a]", "{a}", "&x", "*x", "!t", "|", ">", "%", "@", "`", "?x", ":x", "a:", "#",
 }
 
 var keys = []string{"a", "kind", "name", "spec", "ownerRef", "id", "type", "url", "k k", "é", "<<", "'q'", `"d"`, `""`, "1", "true", "~", "a:b", "http://x", "-k"}
@@ -31,13 +37,21 @@ type gen struct {
 
 func (g *gen) pick(s []string) string { return s[g.r.IntN(len(s))] }
 
+// scalar picks a scalar, a risky one one time in 64.
+func (g *gen) scalar() string {
+	if g.r.IntN(64) == 0 {
+		return g.pick(risky)
+	}
+	return g.pick(scalars)
+}
+
 func (g *gen) ws() string {
 	return [...]string{"", "", "", " ", "  "}[g.r.IntN(5)]
 }
 
 func (g *gen) comment() string {
 	if g.r.IntN(6) == 0 {
-		return " # " + g.pick(scalars)
+		return " # " + g.scalar()
 	}
 	return ""
 }
@@ -46,7 +60,7 @@ func (g *gen) comment() string {
 func (g *gen) flow(depth int) string {
 	switch n := g.r.IntN(6); {
 	case depth > 2 || n < 3:
-		return g.pick(scalars)
+		return g.scalar()
 	case n == 3:
 		items := make([]string, g.r.IntN(4))
 		for i := range items {
@@ -123,9 +137,9 @@ func (g *gen) stream() string {
 // TestGeneratedTexts compares the parser with yaml.v3 on many generated texts, and checks
 // that most of the unmutated ones are read here (else the comparison proves little).
 func TestGeneratedTexts(t *testing.T) {
-	n := 10000
+	n := 4000 // about 3 s; 20 s under -race
 	if testing.Short() {
-		n = 3000
+		n = 1000
 	}
 	g := &gen{r: rand.New(rand.NewPCG(1, 2))}
 	read, valid := 0, 0
