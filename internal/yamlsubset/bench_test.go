@@ -44,46 +44,41 @@ options:
 	}
 	src := sb.String()
 	b.Run("yamlsubset", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(src)))
-		for b.Loop() {
+		benchDocs(b, len(src), func() func() error {
 			p := NewParser(src)
-			docs := 0
-			for {
-				_, err := p.Next()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				docs++
-			}
-			if docs != 100 {
-				b.Fatalf("%d documents", docs)
-			}
-		}
+			return func() error { _, err := p.Next(); return err }
+		})
 	})
 	b.Run("yaml.v3", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(src)))
-		for b.Loop() {
+		benchDocs(b, len(src), func() func() error {
 			dec := yaml.NewDecoder(bytes.NewReader([]byte(src)))
-			docs := 0
-			for {
+			return func() error {
 				var doc yaml.Node
-				err := dec.Decode(&doc)
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				docs++
+				return dec.Decode(&doc)
 			}
-			if docs != 100 {
-				b.Fatalf("%d documents", docs)
-			}
-		}
+		})
 	})
+}
+
+// benchDocs parses the 100 documents of a text of size bytes again and again: start
+// begins the text and returns the function that parses the next document.
+func benchDocs(b *testing.B, size int, start func() func() error) {
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		next, docs := start(), 0
+		for {
+			err := next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			docs++
+		}
+		if docs != 100 {
+			b.Fatalf("%d documents", docs)
+		}
+	}
 }
