@@ -43,6 +43,10 @@ type Parser struct {
 
 	cur  line // the current content line (neither blank nor a comment)
 	have bool // whether cur holds a line; false at the end of the text
+	// colAt and colRunes are where col last counted on a non-ASCII current line, and the
+	// characters before it: columns are asked for left to right, so counting on from
+	// there keeps a long line linear.
+	colAt, colRunes int
 
 	nodes nodeArena
 	ptrs  ptrArena
@@ -154,6 +158,7 @@ func (p *Parser) advance() {
 			return
 		}
 		p.cur, p.have = l, true
+		p.colAt, p.colRunes = l.start, 0
 		return
 	}
 }
@@ -231,7 +236,12 @@ func (p *Parser) col(i int) int {
 	if p.cur.ascii {
 		return i - p.cur.start + 1
 	}
-	return utf8.RuneCountInString(p.src[p.cur.start:i]) + 1
+	if i < p.colAt {
+		p.colAt, p.colRunes = p.cur.start, 0
+	}
+	p.colRunes += utf8.RuneCountInString(p.src[p.colAt:i])
+	p.colAt = i
+	return p.colRunes + 1
 }
 
 // at is the byte at i on the current line, or 0 at its end.

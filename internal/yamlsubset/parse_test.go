@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -236,5 +237,28 @@ func TestDeepNestingIsLeftToYAMLv3(t *testing.T) {
 	}
 	if _, err := fast(b.String()); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("200 nested mappings: %v, want ErrUnsupported", err)
+	}
+}
+
+// TestLongLinesStayLinear: columns are counted in characters, and counting each from the
+// start of its line made a long non-ASCII line quadratic (400 KB took 34 s). Now a
+// 4 MiB one, the loader's largest file, takes milliseconds; the guard is generous.
+func TestLongLinesStayLinear(t *testing.T) {
+	src := "a: [é" + strings.Repeat(", ü", (4<<20)/4) + "]\n"
+	done := make(chan error, 1)
+	go func() {
+		docs, err := fast(src)
+		if err == nil && len(docs[0].Content[0].Content[1].Content) != (4<<20)/4+1 {
+			err = fmt.Errorf("read %d items", len(docs[0].Content[0].Content[1].Content))
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a 4 MiB line of non-ASCII items took more than 30 s")
 	}
 }
