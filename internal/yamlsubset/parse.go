@@ -31,8 +31,9 @@ var ErrUnsupported = errors.New("yamlsubset: the text is outside the subset this
 // yaml.v3, which keeps the recursion shallow on hostile input.
 const maxDepth = 100
 
-// maxKey is the longest implicit key in bytes: YAML allows 1024 characters, and leaving
-// the edge to yaml.v3 keeps its error for a longer one.
+// maxKey is the longest implicit key in bytes, from its start to its ':' (quotes and
+// spaces included): yaml.v3 allows 1024 characters there, and leaving the edge to it
+// keeps its error for a longer one.
 const maxKey = 1000
 
 // Parser reads the documents of one text, one at a time.
@@ -442,6 +443,10 @@ func (p *Parser) key(i int) (*yaml.Node, int) {
 		if p.at(j) != ':' || !p.blank(j+1) {
 			return nil, 0
 		}
+		if j-i > maxKey {
+			p.fail()
+			return nil, 0
+		}
 		return k, j + 1
 	}
 	if !plainStart(c, p.at(i+1)) {
@@ -529,12 +534,13 @@ func (p *Parser) flow(i int) (*yaml.Node, int) {
 	for {
 		if n.Kind == yaml.MappingNode {
 			var k *yaml.Node
+			start := j
 			if k, j = p.flowItem(j, false); k == nil {
 				return p.fail(), 0
 			}
 			j = p.skipSpaces(j)
-			if p.at(j) != ':' || !p.blank(j+1) {
-				return p.fail(), 0 // a key without a value, or "a:b" where yaml.v3 decides
+			if p.at(j) != ':' || !p.blank(j+1) || j-start > maxKey {
+				return p.fail(), 0 // a key without a value, "a:b" where yaml.v3 decides, or a key too long
 			}
 			p.stack = append(p.stack, k)
 			j = p.skipSpaces(j + 1)

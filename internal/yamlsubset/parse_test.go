@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,8 @@ var inSubset = []string{
 	"---\nkind: ServiceDeskIntegration\nname: Integration 00001\nspec:\n  description: Tickets, team 1\n  ownerRef: {type: IDENTITY, id: 2c9180a46faadee4016fb4e018c20001}\n  provisioningConfig:\n    managedResourceRefs:\n      - {type: SOURCE, id: 2c9180855d191c59015d291ceb050001}\n    noProvisioningRequests: false\n    provisioningRequestExpiration: 7\noptions:\n  ignore: [/attributes/lastSyncDate]\n",
 	"---x: 1\n",
 	"a: \"\"\nb: ''\n\"\": c\n",
+	"a: 0_x1F\nb: -_0b1\nc: +0_o17\nd: 1_0_0\ne: 2001-12-14 21:59:43,5\nf: 2001-12-14T21:59:43,10Z\n",
+	"\"" + strings.Repeat("k", 990) + "\": 1\nb: {" + strings.Repeat("k", 990) + ": 1}\n",
 }
 
 // outside are texts the parser must leave to yaml.v3 (valid YAML or not).
@@ -177,6 +180,14 @@ var outside = []string{
 	"a: x\rb: y\n",
 	"a: \u0085\n",
 	"a: 'x'y\n",
+	// Keys longer than yaml.v3's 1024 characters to their ':', which it refuses.
+	"\"" + strings.Repeat("k", 1100) + "\": 1\n",
+	"'" + strings.Repeat("k", 1100) + "': 1\n",
+	"\"a\"" + strings.Repeat(" ", 1100) + ": 1\n",
+	"- \"" + strings.Repeat("k", 1100) + "\": 1\n",
+	"a: {" + strings.Repeat("k", 1100) + ": 1}\n",
+	"a: {\"" + strings.Repeat("k", 1100) + "\": 1}\n",
+	strings.Repeat("k", 1100) + ": 1\n",
 }
 
 func TestParserMatchesYAMLv3(t *testing.T) {
@@ -260,5 +271,35 @@ func TestLongLinesStayLinear(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("a 4 MiB line of non-ASCII items took more than 30 s")
+	}
+}
+
+// TestPlainTagIsYAMLv3s holds plainTag's shortcut to yaml.v3's resolver on random texts
+// made of the characters numbers, timestamps and keywords are written with: where the
+// shortcut says !!str without asking yaml.v3, yaml.v3 must say so too.
+func TestPlainTagIsYAMLv3s(t *testing.T) {
+	const alphabet = "0123456789+-._xobXOB:tTzZ, inafINAFeE<~lsru"
+	r := rand.New(rand.NewPCG(3, 4))
+	n := 300000
+	if testing.Short() {
+		n = 30000
+	}
+	for range n {
+		b := make([]byte, 1+r.IntN(12))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			continue
+		}
+		node := &yaml.Node{Kind: yaml.ScalarNode, Value: s}
+		got, want := plainTag(node), node.ShortTag()
+		if s == "<<" {
+			want = "!!merge" // the parser tags the merge key; ShortTag's resolver does not know it
+		}
+		if got != want {
+			t.Fatalf("%q: plainTag says %s, yaml.v3 %s", s, got, want)
+		}
 	}
 }

@@ -1,6 +1,10 @@
 package yamlsubset
 
-import "gopkg.in/yaml.v3"
+import (
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
 
 // plainTag is the tag yaml.v3 resolves a plain scalar to. yaml.v3 decides by trying the
 // text as a timestamp, an integer and a float, and each failed try allocates an error;
@@ -28,9 +32,13 @@ func plainTag(n *yaml.Node) string {
 
 // mayResolve reports whether a plain scalar starting with a digit, a sign, '.' or '<'
 // could resolve to something other than a string: a number in any of the bases yaml.v3
-// reads (0x, 0o, 0b, with underscores), a float, a timestamp, infinity, NaN or the merge
-// key. It is false only for texts none of these can be.
+// reads (0x, 0o, 0b, with underscores anywhere), a float, a timestamp (time.Parse also
+// takes a comma before fractional seconds), infinity, NaN or the merge key. It is false
+// only for texts none of these can be.
 func mayResolve(s string) bool {
+	if strings.IndexByte(s, '_') >= 0 {
+		return true // yaml.v3 drops every '_' before reading a number: 0_x1F is 31
+	}
 	t := s
 	if t[0] == '+' || t[0] == '-' {
 		t = t[1:]
@@ -44,7 +52,8 @@ func mayResolve(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c >= '0' && c <= '9':
-		case c == '_' || c == '+' || c == '-' || c == '.' || c == ':' || c == ' ' || c == '<':
+		case c == '+' || c == '-' || c == '.' || c == ':' || c == ' ' || c == '<':
+		case c == ',': // a timestamp's fractional seconds: 21:59:43,5
 		case c == 'e' || c == 'E' || c == 't' || c == 'T' || c == 'z' || c == 'Z':
 		case c == 'i' || c == 'I' || c == 'n' || c == 'N' || c == 'f' || c == 'F' || c == 'a' || c == 'A':
 			// .inf, .nan and their signed forms
