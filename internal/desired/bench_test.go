@@ -91,6 +91,38 @@ options:
 	runtime.KeepAlive(last)
 }
 
+// BenchmarkLoadLargeFile loads one file at the size limit (4 MiB) holding one integration
+// with about 180,000 attributes, every key and value unique: the worst case for what the
+// loader holds at once (one document's whole tree) and for the table of keep, which it
+// bounds. One op is one Load.
+func BenchmarkLoadLargeFile(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("kind: ServiceDeskIntegration\nname: Large\nspec:\n  type: T\n  attributes:\n")
+	for i := 0; sb.Len() < DefaultMaxFileSize-64; i++ {
+		fmt.Fprintf(&sb, "    k%07d: v%07d\n", i, i)
+	}
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "large.yaml"), []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	peak := samplePeakHeap(b)
+	var last *State
+	for b.Loop() {
+		b.StopTimer()
+		last = nil
+		runtime.GC()
+		b.StartTimer()
+		st, err := Load(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		last = st
+	}
+	peak()
+	runtime.KeepAlive(last)
+}
+
 // samplePeakHeap samples the heap in use every 2 ms from now on; the function it returns
 // stops sampling and reports, in MB, the heap in use before the loads (the test's own,
 // and the cache's when there is one), the peak, and the live heap after a GC (holding the

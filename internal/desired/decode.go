@@ -204,6 +204,9 @@ func (d *fileDecoder) mappingDepth(n *yaml.Node, at path, depth int) ([]pair, bo
 	if d.pairStack == nil {
 		d.pairStack = make([]pair, 0, 64) // the mappings of a usual document, nested
 	}
+	// Room for this mapping's own pairs at once: appending them one by one into a stack
+	// that doubles as it goes allocated three times what a large mapping needs.
+	d.pairStack = slices.Grow(d.pairStack, len(n.Content)/2)
 	// This mapping's pairs are pushed from base on, and are d.pairStack[base:] until its
 	// merges are expanded: a merged mapping's pairs are pushed above them.
 	base := len(d.pairStack)
@@ -221,6 +224,14 @@ func (d *fileDecoder) mappingDepth(n *yaml.Node, at path, depth int) ([]pair, bo
 		return nil
 	}
 	add := func(p pair) {
+		if index == nil && len(d.pairStack)-base >= 32 {
+			// Grown large by its merges (a small mapping merging a large one): searching
+			// its pairs for each key merged would be quadratic.
+			index = make(map[string]int, 64)
+			for i, q := range d.pairStack[base:] {
+				index[q.key] = i
+			}
+		}
 		if index != nil {
 			index[p.key] = len(d.pairStack) - base
 		}
@@ -497,12 +508,8 @@ func (d *fileDecoder) sequence(n *yaml.Node, at path) ([]*yaml.Node, bool) {
 
 // yamlBool decodes a scalar tagged !!bool as yaml.v3's Node.Decode into a bool does,
 // without the decoder Decode allocates for each call: the spellings of true and false
-// YAML 1.2 knows succeed; anything else fails (an explicit !!bool yes; a value tagged
-// "!", which yaml.v3 then leaves as text).
+// YAML 1.2 knows succeed; anything else (an explicit !!bool yes) fails.
 func yamlBool(n *yaml.Node) (bool, bool) {
-	if n.Tag == "!" {
-		return false, false
-	}
 	switch n.Value {
 	case "true", "True", "TRUE":
 		return true, true

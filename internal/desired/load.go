@@ -171,7 +171,7 @@ func (l *loader) worker() *loader {
 // first time the worker sees a value, keep puts a copy in its table, and returns that
 // copy then and every time after, so that a value many documents repeat
 // ("ServiceNowSDIM", "SOURCE", an owner's id, an attribute's key) is held once. The
-// table lives as long as the Load.
+// table lives as long as the Load, and holds at most maxInterned values.
 func (l *loader) keep(s string) string {
 	if s == "" {
 		return ""
@@ -182,17 +182,25 @@ func (l *loader) keep(s string) string {
 // keepAny is keep for a string held in an interface (a value of an attribute): the table
 // holds each value in one, so that the values an interface holds share it too.
 func (l *loader) keepAny(s string) any {
-	v, ok := l.interned[s]
-	if !ok {
+	if v, ok := l.interned[s]; ok {
+		return v
+	}
+	var v any = strings.Clone(s)
+	if len(l.interned) < maxInterned {
 		if l.interned == nil {
 			l.interned = map[string]any{}
 		}
-		c := strings.Clone(s)
-		v = c
-		l.interned[c] = v
+		l.interned[s] = v
 	}
 	return v
 }
+
+// maxInterned bounds a worker's table of keep. The values that repeat (types, reference
+// types, attribute keys, shared ids) show up in the first documents; a file of a few
+// hundred thousand unique values would otherwise grow the table by as much again as the
+// values themselves (4 MiB of unique attributes peaked 35-50 MB higher). Past the bound a
+// value is copied but not remembered.
+const maxInterned = 1 << 13
 
 type fileSecret struct {
 	value string

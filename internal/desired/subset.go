@@ -11,10 +11,12 @@ import (
 )
 
 // decodeSubset decodes a file with yamlsubset, which builds no garbage node trees: most
-// files people and export write are in its subset. It reports false, dropping whatever it
-// decoded, when the text leaves the subset (an anchor, a block scalar, a syntax error...);
-// the caller then reads the file with yaml.v3, which decodes to the same resources and
-// problems, or reports the syntax error.
+// files people and export write are in its subset. Its nodes are reused from one
+// document to the next, which the decoder allows: it keeps no node past its document
+// (fileDecoder's maps keyed by node are for anchors, which the subset has none of). It
+// reports false, dropping whatever it decoded, when the text leaves the subset (an
+// anchor, a block scalar, a syntax error...); the caller then reads the file with yaml.v3,
+// which decodes to the same resources and problems, or reports the syntax error.
 func (l *loader) decodeSubset(f yamlFile, data string) (res fileResult, ok bool) {
 	if l.cfg.generalOnly {
 		return res, false
