@@ -241,7 +241,8 @@ func TestApplyFailureIsOneLine(t *testing.T) {
 	for _, name := range []string{"Generated Integration 00001", "Generated Integration 00002"} {
 		var lines []string
 		for _, l := range strings.Split(out+errOut, "\n") {
-			if strings.Contains(l, "403") && strings.Contains(l, name) || strings.Contains(l, "FAIL") && strings.Contains(l, name) {
+			// "403 Forbidden", not "403": a random object id holds "403" now and then.
+			if strings.Contains(l, "403 Forbidden") && strings.Contains(l, name) || strings.Contains(l, "FAIL") && strings.Contains(l, name) {
 				lines = append(lines, l)
 			}
 		}
