@@ -185,12 +185,13 @@ func (l *loader) keepAny(s string) any {
 	if v, ok := l.interned[s]; ok {
 		return v
 	}
-	var v any = strings.Clone(s)
+	c := strings.Clone(s)
+	var v any = c
 	if len(l.interned) < maxInterned {
 		if l.interned == nil {
 			l.interned = map[string]any{}
 		}
-		l.interned[s] = v
+		l.interned[c] = v // keyed by the copy: s may hold its whole file's text
 	}
 	return v
 }
