@@ -64,6 +64,7 @@ type line struct {
 	indent     int // leading spaces
 	no         int // 1-based
 	ascii      bool
+	docStart   bool // a document start marker, "---" (with nothing but a comment after it)
 }
 
 // NewParser returns a parser of src.
@@ -154,9 +155,15 @@ func (p *Parser) advance() {
 		if l.indent == len(s) || s[l.indent] == '#' {
 			continue
 		}
-		if l.indent == 0 && (s[0] == '%' || strings.HasPrefix(s, "...") && (len(s) == 3 || s[3] == ' ')) {
+		if l.indent == 0 && (s[0] == '%' || marker(s, "...")) {
 			p.fail() // a directive, or a document end marker
 			return
+		}
+		if l.docStart = l.indent == 0 && marker(s, "---"); l.docStart {
+			if rest := strings.TrimLeft(s[3:], " "); rest != "" && rest[0] != '#' {
+				p.fail() // content on the marker's line
+				return
+			}
 		}
 		p.cur, p.have = l, true
 		p.colAt, p.colRunes = l.start, 0
@@ -218,19 +225,14 @@ func (p *Parser) next() (int, int) {
 	return p.no, 1
 }
 
-// docStart reports whether the current line is a document start marker. One followed by
-// content on the same line is left to yaml.v3.
-func (p *Parser) docStart() bool {
-	s := p.src[p.cur.start:p.cur.end]
-	if p.cur.indent != 0 || !strings.HasPrefix(s, "---") || len(s) > 3 && s[3] != ' ' {
-		return false
-	}
-	rest := strings.TrimLeft(s[3:], " ")
-	if rest != "" && rest[0] != '#' {
-		p.fail()
-	}
-	return true
+// marker reports whether the line s starts with the document marker m ("---" or "...")
+// followed by a space or its end.
+func marker(s, m string) bool {
+	return strings.HasPrefix(s, m) && (len(s) == len(m) || s[len(m)] == ' ')
 }
+
+// docStart reports whether the current line is a document start marker.
+func (p *Parser) docStart() bool { return p.cur.docStart }
 
 // col is the 1-based column of byte i of the current line, in characters.
 func (p *Parser) col(i int) int {
@@ -582,29 +584,26 @@ func (p *Parser) flowItem(i int, nested bool) (*yaml.Node, int) {
 		return nil, 0
 	}
 	j := i
+scan:
 	for ; j < p.cur.end; j++ {
 		switch p.src[j] {
 		case ',', '[', ']', '{', '}':
+			break scan
 		case '?':
 			return nil, 0
 		case '#':
 			if p.src[j-1] == ' ' {
-				return nil, 0
+				return nil, 0 // a comment: the collection goes on on the next line
 			}
-			continue
 		case ':':
 			if p.blank(j + 1) {
-				break
+				break scan
 			}
 			switch p.at(j + 1) {
 			case ',', '[', ']', '{', '}':
-				return nil, 0
+				return nil, 0 // "a:," and the like, where yaml.v3 decides
 			}
-			continue
-		default:
-			continue
 		}
-		break
 	}
 	value := strings.TrimRight(p.src[i:j], " ")
 	return p.plain(value, i), j
